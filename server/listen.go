@@ -1,0 +1,137 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// sniffWait is how long a new connection may stay silent before it is taken
+// for a raw Rt-Stat client (which then gets its Welcome); well inside the
+// 300 ms a silent telnet user may wait.
+const sniffWait = 150 * time.Millisecond
+
+// maxSniffing bounds connections whose protocol is still being decided.
+const maxSniffing = 1024
+
+var httpMethods = [...][]byte{
+	[]byte("GET "), []byte("HEAD "), []byte("POST "), []byte("PUT "), []byte("DELETE "),
+	[]byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "), []byte("TRACE "),
+}
+
+// Kind is what a new connection speaks.
+type Kind int
+
+// The kinds Classify tells apart.
+const (
+	KindUndecided Kind = iota // could still become either
+	KindHTTP
+	KindRaw
+)
+
+// Classify decides from a connection's first bytes whether it speaks HTTP.
+// Anything that is not the start of an HTTP request line is raw Rt-Stat,
+// including telnet's IAC negotiation.
+func Classify(first []byte) Kind {
+	undecided := false
+	for _, m := range httpMethods {
+		if bytes.HasPrefix(first, m) {
+			return KindHTTP
+		}
+		if len(first) < len(m) && bytes.HasPrefix(m, first) {
+			undecided = true
+		}
+	}
+	if undecided {
+		return KindUndecided
+	}
+	return KindRaw
+}
+
+// sniff reads a connection's first bytes (within sniffWait) and classifies
+// it. The bytes read are handed back through the returned conn.
+func sniff(c net.Conn) (Kind, net.Conn) {
+	var buf [8]byte
+	n := 0
+	deadline := time.Now().Add(sniffWait)
+	_ = c.SetReadDeadline(deadline)
+	kind := KindUndecided
+	for kind == KindUndecided {
+		m, err := c.Read(buf[n:])
+		n += m
+		kind = Classify(buf[:n])
+		if err != nil {
+			if kind == KindUndecided {
+				kind = KindRaw // silent (timeout) or gone: a raw client, or nothing
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				_ = c.Close() // EOF or reset: nobody to serve; the reader will see net.ErrClosed
+			}
+			break
+		}
+		if n == len(buf) && kind == KindUndecided {
+			kind = KindRaw
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if n == 0 {
+		return kind, c
+	}
+	return kind, &peekedConn{Conn: c, peeked: append([]byte(nil), buf[:n]...)}
+}
+
+// peekedConn replays bytes read while sniffing before reading on.
+type peekedConn struct {
+	net.Conn
+	peeked []byte
+}
+
+func (p *peekedConn) Read(b []byte) (int, error) {
+	if len(p.peeked) > 0 {
+		n := copy(b, p.peeked)
+		p.peeked = p.peeked[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// chanListener is a net.Listener fed with connections already accepted by
+// the shared listener, so net/http can serve the ones that speak HTTP.
+type chanListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// deliver hands c to the HTTP server, or closes it if the listener closed.
+func (l *chanListener) deliver(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }

@@ -1,0 +1,164 @@
+package rtstat
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edgestat/server/wire"
+)
+
+// Config sets up a Service.
+type Config struct {
+	Version    string        // answered to `version` and shown in Welcome
+	Token      string        // when set, start/stop/interval need `auth::TOKEN`
+	MaxClients int           // 0 = unlimited
+	WriteWait  time.Duration // how long one write may take before the client is dropped
+	Log        *slog.Logger
+}
+
+// Service speaks the Rt-Stat protocol to raw TCP and WebSocket clients.
+type Service struct {
+	hub       *Hub
+	version   string
+	tokenSet  bool
+	tokenHash [32]byte
+	max       int
+	writeWait time.Duration
+	log       *slog.Logger
+
+	clients  atomic.Int64
+	refused  atomic.Uint64
+	mu       sync.Mutex
+	sessions map[*conn]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+// Limits of one client.
+const (
+	MaxLine     = 64 << 10 // longest raw line or WebSocket message
+	outboxLimit = 16       // queued messages per client
+)
+
+// NewService returns a Service pushing what hub collects.
+func NewService(hub *Hub, cfg Config) *Service {
+	if cfg.WriteWait == 0 {
+		cfg.WriteWait = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Service{
+		hub:       hub,
+		version:   cfg.Version,
+		tokenSet:  cfg.Token != "",
+		tokenHash: tokenHash(cfg.Token),
+		max:       cfg.MaxClients,
+		writeWait: cfg.WriteWait,
+		log:       cfg.Log,
+		sessions:  make(map[*conn]struct{}),
+	}
+}
+
+// Welcome is the greeting every client gets on connect.
+func (svc *Service) Welcome() string { return "Rt-Stat compatible edgestat v" + svc.version }
+
+// Clients is the number of connected Rt-Stat clients.
+func (svc *Service) Clients() int { return int(svc.clients.Load()) }
+
+// Refused counts clients closed because of --max-clients.
+func (svc *Service) Refused() uint64 { return svc.refused.Load() }
+
+// conn is one client on either transport.
+type conn struct {
+	svc  *Service
+	c    net.Conn
+	out  *wire.Outbox
+	ws   bool
+	sess session
+}
+
+func (c *conn) send(command string, args ...string) {
+	msg := AppendMessage(make([]byte, 0, 64), command, args...)
+	if c.ws {
+		msg = wire.AppendFrame(nil, 1, msg)
+	} else {
+		msg = append(msg, '\n')
+	}
+	c.out.Send(msg, false)
+}
+
+func (c *conn) sendFrame(f *Frame) {
+	if c.ws {
+		c.out.Send(f.WS, true)
+	} else {
+		c.out.Send(f.Raw, true)
+	}
+}
+
+// admit registers a new client, or reports false when the service is full
+// or shutting down.
+func (svc *Service) admit(c *conn) bool {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if svc.closing {
+		return false
+	}
+	if svc.max > 0 && len(svc.sessions) >= svc.max {
+		svc.refused.Add(1)
+		return false
+	}
+	svc.sessions[c] = struct{}{}
+	svc.clients.Store(int64(len(svc.sessions)))
+	svc.wg.Add(1)
+	return true
+}
+
+func (svc *Service) leave(c *conn) {
+	c.sess.stop()
+	svc.mu.Lock()
+	delete(svc.sessions, c)
+	svc.clients.Store(int64(len(svc.sessions)))
+	svc.mu.Unlock()
+	svc.wg.Done()
+}
+
+func (svc *Service) newConn(nc net.Conn, ws bool) *conn {
+	c := &conn{svc: svc, c: nc, ws: ws, out: wire.NewOutbox(nc, svc.writeWait, outboxLimit)}
+	c.sess = session{svc: svc, t: c}
+	return c
+}
+
+// Shutdown tells every client the server is going away, closes them and
+// waits until their goroutines end or ctx is done.
+func (svc *Service) Shutdown(ctx context.Context) error {
+	svc.mu.Lock()
+	svc.closing = true
+	conns := make([]*conn, 0, len(svc.sessions))
+	for c := range svc.sessions {
+		conns = append(conns, c)
+	}
+	svc.mu.Unlock()
+	for _, c := range conns {
+		c.send("Error", ErrTextShuttingDown)
+		if c.ws {
+			c.out.Send(wire.CloseFrame(1001, "server shutting down"), false)
+		}
+		go c.out.Flush(time.Second)
+	}
+	done := make(chan struct{})
+	go func() { svc.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.out.Close()
+		}
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,131 @@
+package rtstat
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"edgestat/server/wire"
+)
+
+// WebSocket keep-alive: the server pings every wsPing and drops a client
+// from which nothing (not even a pong) arrived for wsIdle.
+const (
+	wsPing      = 30 * time.Second
+	wsIdle      = 75 * time.Second
+	wsHandshake = 10 * time.Second
+)
+
+var pingFrame = wire.AppendFrame(nil, ws.OpPing, nil)
+
+// IsWebSocket reports whether r asks for a WebSocket upgrade.
+func IsWebSocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves Rt-Stat on it.
+// Any Origin is accepted: the original monitoring page may be hosted
+// anywhere, and the token travels inside the protocol.
+func (svc *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u := ws.HTTPUpgrader{Timeout: wsHandshake}
+	nc, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		svc.log.Debug("rtstat: websocket upgrade failed", "remote", r.RemoteAddr, "err", err.Error())
+		return
+	}
+	// net/http leaves its deadlines on a hijacked connection.
+	_ = nc.SetDeadline(time.Time{})
+	var rd io.Reader = nc
+	if rw != nil && rw.Reader.Buffered() > 0 {
+		rd = io.MultiReader(bufio.NewReader(io.LimitReader(rw.Reader, int64(rw.Reader.Buffered()))), nc)
+	}
+	// A fresh goroutine: the handler's stack grew through net/http and would
+	// stay that large for the life of the connection.
+	go svc.serveWS(r.Context(), nc, rd)
+}
+
+func (svc *Service) serveWS(ctx context.Context, nc net.Conn, rd io.Reader) {
+	c := svc.newConn(nc, true)
+	if !svc.admit(c) {
+		c.out.Send(wire.CloseFrame(ws.StatusCode(1013) /* try again later */, ErrTextTooManyClients), false)
+		c.out.Flush(time.Second)
+		return
+	}
+	defer svc.leave(c)
+	defer c.out.Close()
+
+	c.send("Welcome", svc.Welcome())
+	fr := wire.FrameReader{R: rd, Limit: MaxLine, Reply: func(f []byte) { c.out.Send(f, false) }}
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(wsIdle))
+		op, msg, err := fr.ReadMessage()
+		if err != nil {
+			switch {
+			case errors.Is(err, wire.ErrFrameTooLarge):
+				c.send("Error", ErrTextLineTooLong)
+				c.out.Send(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"), false)
+			case errors.Is(err, wire.ErrPeerClosed):
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
+			default:
+				svc.log.Debug("rtstat: websocket client gone", "remote", nc.RemoteAddr().String(), "err", err.Error())
+				c.out.Send(wire.CloseFrame(ws.StatusProtocolError, ""), false)
+			}
+			c.out.Flush(time.Second)
+			return
+		}
+		if op != ws.OpText && op != ws.OpBinary {
+			continue
+		}
+		if c.sess.handle(msg) {
+			c.out.Send(wire.CloseFrame(ws.StatusNormalClosure, ""), false)
+			c.out.Flush(time.Second)
+			return
+		}
+	}
+}
+
+// Run pings WebSocket clients until ctx ends, so dead peers are noticed
+// (wsIdle) and proxies keep the connections open.
+func (svc *Service) Run(ctx context.Context) {
+	t := time.NewTicker(wsPing)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		conns = conns[:0]
+		svc.mu.Lock()
+		for c := range svc.sessions {
+			if c.ws {
+				conns = append(conns, c)
+			}
+		}
+		svc.mu.Unlock()
+		for _, c := range conns {
+			c.out.Send(pingFrame, true)
+		}
+		clear(conns)
+	}
+}

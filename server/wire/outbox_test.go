@@ -1,0 +1,98 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+func TestOutboxDeliversInOrder(t *testing.T) {
+	s, c := tcpPair(t)
+	o := NewOutbox(s, time.Second, 100)
+	var want bytes.Buffer
+	for i := 0; i < 50; i++ {
+		msg := []byte{byte('a' + i%26), '\n'}
+		want.Write(msg)
+		if !o.Send(msg, false) {
+			t.Fatalf("send %d refused", i)
+		}
+	}
+	o.Flush(time.Second)
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("got %q, want %q", got, want.Bytes())
+	}
+}
+
+// A peer that never reads fills its socket buffers; droppable messages are
+// then dropped, a must-deliver one closes the connection, and Send never
+// blocks the caller meanwhile.
+func TestOutboxSlowPeer(t *testing.T) {
+	s, _ := tcpPair(t)
+	o := NewOutbox(s, 200*time.Millisecond, 4)
+	big := make([]byte, 1<<20)
+	start := time.Now()
+	for i := 0; i < 64; i++ {
+		o.Send(big, true)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("Send blocked for %v", d)
+	}
+	if o.Dropped() == 0 {
+		t.Fatal("nothing dropped for a peer that never reads")
+	}
+	select {
+	case <-o.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("write deadline did not close the connection")
+	}
+	if err := o.Err(); err == nil {
+		t.Fatal("closed without a reason")
+	}
+	if o.Send([]byte("x"), false) {
+		t.Fatal("send accepted after close")
+	}
+}
+
+func TestOutboxOverflowOfRepliesCloses(t *testing.T) {
+	s, _ := tcpPair(t)
+	o := NewOutbox(s, time.Minute, 2)
+	big := make([]byte, 8<<20) // stays in the drain for a while
+	o.Send(big, false)
+	o.Send(big, false)
+	o.Send(big, false)
+	o.Send(big, false)
+	select {
+	case <-o.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("overflow of replies did not close")
+	}
+	if !errors.Is(o.Err(), ErrSlow) {
+		t.Fatalf("err = %v, want ErrSlow", o.Err())
+	}
+}
