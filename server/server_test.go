@@ -35,7 +35,7 @@ func TestClassify(t *testing.T) {
 		{"start::\r\n", KindRaw},
 		{"GETX", KindRaw},
 		{"get / HTTP/1.1", KindRaw}, // methods are case-sensitive; a raw command in lower case
-		{"\xff\xfd\x03", KindRaw},  // telnet negotiation
+		{"\xff\xfd\x03", KindRaw},   // telnet negotiation
 		{"version\n", KindRaw},
 		{"\x16\x03\x01", KindRaw},
 	}

@@ -36,7 +36,7 @@ type testEnv struct {
 	built   atomic.Int32 // plugin sets made: one per interval group
 }
 
-func startService(t *testing.T, cfg Config, plugins func() []Plugin) *testEnv {
+func startService(t testing.TB, cfg Config, plugins func() []Plugin) *testEnv {
 	t.Helper()
 	if cfg.Version == "" {
 		cfg.Version = "9.9.9"

@@ -32,7 +32,8 @@ type Outbox struct {
 
 	mu      sync.Mutex
 	queue   [][]byte
-	spare   [][]byte // the drained queue's backing array, reused
+	spare   [][]byte    // the drained queue's backing array, reused
+	bufs    net.Buffers // only the drain goroutine touches it
 	writing bool
 	closed  bool
 	err     error
@@ -78,7 +79,6 @@ func (o *Outbox) Send(b []byte, droppable bool) bool {
 }
 
 func (o *Outbox) drain() {
-	var bufs net.Buffers
 	for {
 		o.mu.Lock()
 		if len(o.queue) == 0 || o.closed {
@@ -94,11 +94,17 @@ func (o *Outbox) drain() {
 		o.queue = o.spare[:0]
 		o.mu.Unlock()
 
-		bufs = append(bufs[:0], q...)
 		if o.timeout > 0 {
 			_ = o.conn.SetWriteDeadline(time.Now().Add(o.timeout))
 		}
-		_, err := bufs.WriteTo(o.conn)
+		var err error
+		if len(q) == 1 {
+			_, err = o.conn.Write(q[0]) // the usual case: no writev bookkeeping
+		} else {
+			o.bufs = append(o.bufs[:0], q...)
+			_, err = o.bufs.WriteTo(o.conn)
+			clear(o.bufs[:cap(o.bufs)])
+		}
 		clear(q)
 		o.mu.Lock()
 		o.spare = q[:0]
