@@ -1,0 +1,291 @@
+// Command edgestat turns a Linux box into a LAN monitoring appliance: live
+// host statistics over the Rt-Stat protocol (telnet and WebSocket) and a web
+// UI, all on one port.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"edgestat/proc"
+	"edgestat/server"
+	"edgestat/server/rtstat"
+	"edgestat/server/store"
+	"edgestat/ui"
+)
+
+// version is set at release time with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+//go:embed schema.sql
+var schema string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "edgestat:", err)
+		os.Exit(1)
+	}
+}
+
+// config is every setting, from flags over EDGESTAT_* variables over defaults.
+type config struct {
+	iface, token, data, httpAddr, rawAddr, procRoot, uiDir, logLevel string
+	port, maxClients                                                 int
+	plugins                                                          []rtstat.CommandSpec
+	pluginTimeout                                                    time.Duration
+	showVersion                                                      bool
+}
+
+// run is the whole program; ready, when set, gets the bound addresses.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func([]server.Endpoint)) error {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.showVersion {
+		fmt.Fprintln(stdout, "edgestat", version)
+		return nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := store.Open(ctx, cfg.data, schema, version)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	src := proc.FS(cfg.procRoot)
+	factory := func() []rtstat.Plugin {
+		ps := rtstat.HostPlugins(src)
+		for _, spec := range cfg.plugins {
+			ps = append(ps, rtstat.NewCommandPlugin(spec, cfg.pluginTimeout))
+		}
+		return ps
+	}
+	svcCtx, cancelSvc := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSvc()
+	hub := rtstat.NewHub(svcCtx, factory, log)
+	rt := rtstat.NewService(hub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log})
+
+	addr := ""
+	if cfg.httpAddr == "" || cfg.rawAddr == "" {
+		addr = net.JoinHostPort(cfg.iface, strconv.Itoa(cfg.port))
+	}
+	srv := server.New(server.Config{
+		Addr: addr, HTTPAddr: cfg.httpAddr, RawAddr: cfg.rawAddr,
+		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
+	})
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	eps := srv.Endpoints()
+	greet(stdout, eps, cfg.data)
+	log.Info("edgestat started", "version", version, "data", cfg.data, "auth", cfg.token != "", "max_clients", cfg.maxClients)
+	if ready != nil {
+		ready(eps)
+	}
+
+	done := make(chan struct{})
+	go func() { defer close(done); rt.Run(svcCtx) }()
+	srv.Serve(ctx) // returns when ctx ends
+
+	log.Info("shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	cancelSvc()
+	hub.Wait()
+	<-done
+	return nil
+}
+
+// greet tells a new user where to point a browser and telnet.
+func greet(w io.Writer, eps []server.Endpoint, data string) {
+	fmt.Fprintf(w, "edgestat %s, data in %s\n", version, data)
+	for _, ep := range eps {
+		host, port, _ := net.SplitHostPort(ep.Addr.String())
+		hosts := []string{host}
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			hosts = lanHosts()
+		}
+		for _, h := range hosts {
+			if ep.HTTP {
+				fmt.Fprintf(w, "  browser: http://%s/\n", net.JoinHostPort(h, port))
+			}
+			if ep.Raw {
+				fmt.Fprintf(w, "  telnet:  telnet %s %s\n", h, port)
+			}
+		}
+	}
+}
+
+// lanHosts lists this box's addresses, LAN ones first, for the greeting.
+func lanHosts() []string {
+	var out []string
+	ifaces, _ := net.InterfaceAddrs()
+	for _, a := range ifaces {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.To4() == nil {
+			continue
+		}
+		out = append(out, ipn.IP.String())
+	}
+	return append(out, "localhost")
+}
+
+// A flagDoc is one flag for --help, with its aliases and variable.
+type flagDoc struct{ names, env, usage, def string }
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("edgestat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var docs []flagDoc
+	var envErr error
+	envName := func(long string) string {
+		return "EDGESTAT_" + strings.ToUpper(strings.ReplaceAll(long, "-", "_"))
+	}
+	add := func(v flag.Value, long, short, def, usage string) {
+		env := envName(long)
+		if e := getenv(env); e != "" {
+			if err := v.Set(e); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s: %w", env, err)
+			}
+		}
+		fs.Var(v, long, usage)
+		names := "--" + long
+		if short != "" {
+			fs.Var(v, short, usage)
+			names = "-" + short + ", " + names
+		}
+		docs = append(docs, flagDoc{names: names, env: env, usage: usage, def: def})
+	}
+	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
+	cfg.pluginTimeout = 2 * time.Second
+	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
+	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
+	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
+	add((*intValue)(&cfg.maxClients), "max-clients", "c", "10", "most Rt-Stat clients at once, 0 = unlimited")
+	add((*stringValue)(&cfg.data), "data", "", "./edgestat-data", "data directory (SQLite database)")
+	add((*stringValue)(&cfg.httpAddr), "http-addr", "", "", "serve HTTP only on this host:port as well")
+	add((*stringValue)(&cfg.rawAddr), "raw-addr", "", "", "serve raw Rt-Stat only on this host:port as well (with --http-addr: instead of the shared port)")
+	add((*pluginsValue)(&cfg.plugins), "plugin", "", "", "NAME=COMMAND: add the command's JSON output as Push key NAME (repeatable; the variable takes one per line)")
+	add((*durationValue)(&cfg.pluginTimeout), "plugin-timeout", "", "2s", "how long a --plugin command may run per tick")
+	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
+	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
+	add((*stringValue)(&cfg.logLevel), "log-level", "", "info", "debug, info, warn or error")
+	fs.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
+	docs = append(docs, flagDoc{names: "--version", usage: "print the version and exit"}, flagDoc{names: "-h, --help", usage: "show this help"})
+
+	if envErr != nil {
+		return cfg, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stderr, docs)
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if cfg.port < 0 || cfg.port > 65535 {
+		return cfg, fmt.Errorf("--port %d: out of range", cfg.port)
+	}
+	if cfg.maxClients < 0 {
+		return cfg, fmt.Errorf("--max-clients %d: must be 0 or more", cfg.maxClients)
+	}
+	if cfg.pluginTimeout <= 0 {
+		return cfg, errors.New("--plugin-timeout must be positive")
+	}
+	return cfg, nil
+}
+
+func printHelp(w io.Writer, docs []flagDoc) {
+	fmt.Fprintf(w, "edgestat %s: a LAN monitoring appliance in one binary.\n\nUsage: edgestat [flags]\n\n", version)
+	for _, d := range docs {
+		fmt.Fprintf(w, "  %s\n      %s", d.names, d.usage)
+		if d.def != "" {
+			fmt.Fprintf(w, " (default %s)", d.def)
+		}
+		if d.env != "" {
+			fmt.Fprintf(w, " [$%s]", d.env)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+type stringValue string
+
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+
+type intValue int
+
+func (i *intValue) String() string { return strconv.Itoa(int(*i)) }
+func (i *intValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	*i = intValue(n)
+	return nil
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+func (d *durationValue) Set(v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(x)
+	return nil
+}
+
+type pluginsValue []rtstat.CommandSpec
+
+func (p *pluginsValue) String() string { return fmt.Sprint(len(*p), " plugins") }
+func (p *pluginsValue) Set(v string) error {
+	for _, line := range strings.Split(v, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		spec, err := rtstat.ParseCommandSpec(line)
+		if err != nil {
+			return err
+		}
+		for _, have := range *p {
+			if have.Name == spec.Name {
+				return fmt.Errorf("plugin %q given twice", spec.Name)
+			}
+		}
+		*p = append(*p, spec)
+	}
+	return nil
+}
