@@ -90,6 +90,14 @@ func (fs FS) path(name string) string {
 // /proc report a size of 0, and most of them fit in 4 KB.
 const minRead = 4096
 
+// MaxFileSize bounds what AppendFile reads of one file: kernel files are far
+// smaller, so more means a wrong root (a device, a FIFO) and is an error
+// rather than a process that eats its memory.
+const MaxFileSize = 16 << 20
+
+// ErrTooLarge is returned for a file over MaxFileSize.
+var ErrTooLarge = errors.New("proc: file too large")
+
 // AppendFile appends the content of name to dst and returns the extended
 // slice. It reads with plain system calls until EOF (stat sizes in /proc are
 // 0), so with a reused dst the only allocation is the path for the kernel.
@@ -123,6 +131,9 @@ func (fs FS) AppendFile(dst []byte, name string) ([]byte, error) {
 			return dst, nil
 		}
 		dst = dst[:len(dst)+n]
+		if len(dst)-start > MaxFileSize {
+			return dst[:start], &os.PathError{Op: "read", Path: p, Err: ErrTooLarge}
+		}
 	}
 }
 

@@ -223,3 +223,14 @@ func TestFixturesMatchSources(t *testing.T) {
 		t.Errorf("checked only %d rows", checked)
 	}
 }
+
+// A wrong root must not make a sampler read forever.
+func TestAppendFileBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, err := FS("/").AppendFile(nil, "/dev/zero")
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
