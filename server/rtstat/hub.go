@@ -114,6 +114,7 @@ func (h *Hub) Ticks() uint64 { return h.ticks.Load() }
 func (h *Hub) run(ctx context.Context, g *group) {
 	defer h.wg.Done()
 	c := newCollector(h.factory())
+	c.log = h.log.With("interval", g.interval.String())
 	ticker := time.NewTicker(g.interval)
 	defer ticker.Stop()
 	var subs []Subscriber
@@ -146,11 +147,14 @@ type collector struct {
 	plugins []Plugin
 	bufs    [][]byte // per plugin, reused
 	errs    []error
+	logged  []string // the last error logged per plugin: a failure is logged when it starts or changes, not every tick
 	json    []byte
+	log     *slog.Logger
 }
 
 func newCollector(plugins []Plugin) *collector {
-	return &collector{plugins: plugins, bufs: make([][]byte, len(plugins)), errs: make([]error, len(plugins))}
+	n := len(plugins)
+	return &collector{plugins: plugins, bufs: make([][]byte, n), errs: make([]error, n), logged: make([]string, n), log: slog.Default()}
 }
 
 // Concurrent is implemented by plugins that may be slow (external commands):
@@ -188,7 +192,15 @@ func (c *collector) collect(ctx context.Context, now time.Time) (*Frame, int) {
 		}
 		j = appendJSONString(j, p.Name())
 		j = append(j, ':')
+		if c.errs[i] == nil && c.logged[i] != "" {
+			c.log.Info("plugin recovered", "plugin", p.Name())
+			c.logged[i] = ""
+		}
 		if c.errs[i] != nil {
+			if text := c.errs[i].Error(); text != c.logged[i] {
+				c.log.Warn("plugin failed", "plugin", p.Name(), "err", text)
+				c.logged[i] = text
+			}
 			errs++
 			j = append(j, `{"error":`...)
 			j = appendJSONString(j, c.errs[i].Error())

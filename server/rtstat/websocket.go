@@ -60,10 +60,10 @@ func (svc *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A fresh goroutine: the handler's stack grew through net/http and would
 	// stay that large for the life of the connection.
-	go svc.serveWS(r.Context(), nc, rd)
+	go svc.serveWS(nc, rd)
 }
 
-func (svc *Service) serveWS(ctx context.Context, nc net.Conn, rd io.Reader) {
+func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 	c := svc.newConn(nc, true)
 	if !svc.admit(c) {
 		c.out.Send(wire.CloseFrame(ws.StatusCode(1013) /* try again later */, ErrTextTooManyClients), false)
