@@ -10,8 +10,9 @@ import (
 
 // sniffWait is how long a new connection may stay silent before it is taken
 // for a raw Rt-Stat client (which then gets its Welcome); well inside the
-// 300 ms a silent telnet user may wait.
-const sniffWait = 150 * time.Millisecond
+// 300 ms a silent telnet user may wait, while leaving a slow HTTP client
+// (a loaded phone, a congested link) as long as we can to speak first.
+const sniffWait = 200 * time.Millisecond
 
 // maxSniffing bounds connections whose protocol is still being decided.
 const maxSniffing = 1024

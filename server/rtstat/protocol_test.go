@@ -49,6 +49,7 @@ func startService(t testing.TB, cfg Config, plugins func() []Plugin) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	env.hub = NewHub(ctx, func() []Plugin { env.built.Add(1); return plugins() }, cfg.Log)
 	env.svc = NewService(env.hub, cfg)
+	go env.svc.Run(ctx)
 
 	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -480,4 +481,55 @@ func TestShutdownTellsClients(t *testing.T) {
 	if _, err := r.read(t, time.Second); !errors.Is(err, io.EOF) {
 		t.Fatalf("raw after shutdown: %v", err)
 	}
+}
+
+// A WebSocket client that only answers pings stays; one that answers
+// nothing is dropped after the idle timeout with a close frame.
+func TestWebSocketKeepAlive(t *testing.T) {
+	env := startService(t, Config{PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}, nil)
+	alive := dialWS(t, env.wsURL)
+	expect(t, alive, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+	// wsutil answers the pings while it waits for a text frame that never comes.
+	if got, err := alive.read(t, 1200*time.Millisecond); err == nil {
+		t.Fatalf("got %q, want nothing", got)
+	}
+	_ = alive.c.SetReadDeadline(time.Time{})
+	alive.send(t, "version")
+	expect(t, alive, "Version::9.9.9")
+	alive.close()
+	waitFor(t, func() bool { return env.svc.Clients() == 0 })
+
+	c, br, _, err := ws.Dial(context.Background(), env.wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(800 * time.Millisecond) // read nothing, answer no ping
+	var r io.Reader = c
+	if br != nil {
+		r = io.MultiReader(br, c)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var sawClose bool
+	for {
+		h, err := ws.ReadHeader(r)
+		if err != nil {
+			break
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil {
+			break
+		}
+		if h.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(p)
+			if code != ws.StatusGoingAway {
+				t.Fatalf("close code %d, want 1001", code)
+			}
+			sawClose = true
+		}
+	}
+	if !sawClose {
+		t.Fatal("silent client not closed with a close frame")
+	}
+	waitFor(t, func() bool { return env.svc.Clients() == 0 })
 }

@@ -17,7 +17,10 @@ type Config struct {
 	Token      string        // when set, start/stop/interval need `auth::TOKEN`
 	MaxClients int           // 0 = unlimited
 	WriteWait  time.Duration // how long one write may take before the client is dropped
-	Log        *slog.Logger
+	// PingInterval and IdleTimeout keep WebSocket clients honest: pinged
+	// every PingInterval, dropped after IdleTimeout without any frame.
+	PingInterval, IdleTimeout time.Duration
+	Log                       *slog.Logger
 }
 
 // Service speaks the Rt-Stat protocol to raw TCP and WebSocket clients.
@@ -28,6 +31,8 @@ type Service struct {
 	tokenHash [32]byte
 	max       int
 	writeWait time.Duration
+	wsPing    time.Duration
+	wsIdle    time.Duration
 	log       *slog.Logger
 
 	clients  atomic.Int64
@@ -52,6 +57,12 @@ func NewService(hub *Hub, cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = wsPing
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = wsIdle
+	}
 	return &Service{
 		hub:       hub,
 		version:   cfg.Version,
@@ -59,6 +70,8 @@ func NewService(hub *Hub, cfg Config) *Service {
 		tokenHash: tokenHash(cfg.Token),
 		max:       cfg.MaxClients,
 		writeWait: cfg.WriteWait,
+		wsPing:    cfg.PingInterval,
+		wsIdle:    cfg.IdleTimeout,
 		log:       cfg.Log,
 		sessions:  make(map[*conn]struct{}),
 	}

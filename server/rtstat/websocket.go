@@ -15,8 +15,8 @@ import (
 	"edgestat/server/wire"
 )
 
-// WebSocket keep-alive: the server pings every wsPing and drops a client
-// from which nothing (not even a pong) arrived for wsIdle.
+// WebSocket keep-alive defaults: the server pings every wsPing and drops a
+// client from which nothing (not even a pong) arrived for wsIdle.
 const (
 	wsPing      = 30 * time.Second
 	wsIdle      = 75 * time.Second
@@ -74,12 +74,18 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 	defer c.out.Close()
 
 	c.send("Welcome", svc.Welcome())
-	fr := wire.FrameReader{R: rd, Limit: MaxLine, Reply: func(f []byte) { c.out.Send(f, false) }}
+	alive := func() { _ = nc.SetReadDeadline(time.Now().Add(svc.wsIdle)) }
+	fr := wire.FrameReader{R: rd, Limit: MaxLine, Reply: func(f []byte) { c.out.Send(f, false) }, OnFrame: alive}
+	alive()
 	for {
-		_ = nc.SetReadDeadline(time.Now().Add(wsIdle))
 		op, msg, err := fr.ReadMessage()
 		if err != nil {
+			var ne net.Error
 			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				// Silent for the idle timeout despite our pings: the peer is gone or
+				// stuck; a close frame tells a stuck one why.
+				c.out.Send(wire.CloseFrame(ws.StatusGoingAway, "idle timeout"), false)
 			case errors.Is(err, wire.ErrFrameTooLarge):
 				c.send("Error", ErrTextLineTooLong)
 				c.out.Send(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"), false)
@@ -104,9 +110,9 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 }
 
 // Run pings WebSocket clients until ctx ends, so dead peers are noticed
-// (wsIdle) and proxies keep the connections open.
+// (Config.IdleTimeout) and proxies keep the connections open.
 func (svc *Service) Run(ctx context.Context) {
-	t := time.NewTicker(wsPing)
+	t := time.NewTicker(svc.wsPing)
 	defer t.Stop()
 	var conns []*conn
 	for {

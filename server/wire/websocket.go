@@ -47,7 +47,11 @@ type FrameReader struct {
 	R     io.Reader
 	Limit int
 	Reply func(frame []byte)
-	buf   []byte
+	// OnFrame, when set, is called after every whole frame, control frames
+	// included: a peer that only answers pings is alive, and this is where
+	// its idle deadline moves.
+	OnFrame func()
+	buf     []byte
 }
 
 // ReadMessage returns the next text or binary message. The returned slice
@@ -76,6 +80,7 @@ func (fr *FrameReader) ReadMessage() (ws.OpCode, []byte, error) {
 				return 0, nil, fmt.Errorf("read control frame: %w", err)
 			}
 			ws.Cipher(p, h.Mask, 0)
+			fr.frameDone()
 			switch h.OpCode {
 			case ws.OpPing:
 				fr.Reply(AppendFrame(nil, ws.OpPong, p))
@@ -102,8 +107,15 @@ func (fr *FrameReader) ReadMessage() (ws.OpCode, []byte, error) {
 			return 0, nil, fmt.Errorf("read frame payload: %w", err)
 		}
 		ws.Cipher(fr.buf[start:], h.Mask, 0)
+		fr.frameDone()
 		if h.Fin {
 			return op, fr.buf, nil
 		}
+	}
+}
+
+func (fr *FrameReader) frameDone() {
+	if fr.OnFrame != nil {
+		fr.OnFrame()
 	}
 }
