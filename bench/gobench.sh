@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# gobench.sh runs the Go benchmarks behind BENCH.md (one collection tick, the
+# push fan-out over loopback, the /proc parsers) and prints them as a table.
+#
+#   bench/gobench.sh                 # each benchmark for 2s
+#   BENCHTIME=5s bench/gobench.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCHTIME=${BENCHTIME:-2s}
+cd "$ROOT"
+
+printf 'machine: nproc %s, %s, %s, kernel %s\n\n' "$(nproc)" \
+	"$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)" "$(go version | cut -d' ' -f3-4)" "$(uname -r)"
+printf '| benchmark | ns/op | B/op | allocs/op | extra |\n|---|---|---|---|---|\n'
+{
+	go test -run '^$' -bench 'Collect' -benchmem -benchtime "$BENCHTIME" ./server/rtstat/
+	go test -run '^$' -bench 'Fanout' -benchmem -benchtime 200x ./server/rtstat/
+	go test -run '^$' -bench '.' -benchmem -benchtime "$BENCHTIME" ./proc/
+} | awk '
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name)
+		ns = ""; b = ""; a = ""; extra = ""
+		for (i = 3; i < NF; i += 2) {
+			if ($(i+1) == "ns/op") ns = $i
+			else if ($(i+1) == "B/op") b = $i
+			else if ($(i+1) == "allocs/op") a = $i
+			else extra = extra $i " " $(i+1) " "
+		}
+		printf "| %s | %s | %s | %s | %s |\n", name, ns, b, a, extra
+	}
+	/^(FAIL|panic)/ { print; failed = 1 }
+	END { exit failed }'
