@@ -173,7 +173,7 @@ func (s *Server) accept(ctx context.Context, ln *kindListener) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.cfg.RtStat.ServeRaw(ctx, c)
+				s.cfg.RtStat.ServeRaw(c)
 			}()
 		default:
 			select {
@@ -191,7 +191,7 @@ func (s *Server) accept(ctx context.Context, ln *kindListener) {
 					s.httpLn.deliver(c)
 					return
 				}
-				s.cfg.RtStat.ServeRaw(ctx, c)
+				s.cfg.RtStat.ServeRaw(c)
 			}()
 		}
 	}

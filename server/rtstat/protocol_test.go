@@ -61,7 +61,7 @@ func startService(t testing.TB, cfg Config, plugins func() []Plugin) *testEnv {
 			if err != nil {
 				return
 			}
-			go env.svc.ServeRaw(ctx, c)
+			go env.svc.ServeRaw(c)
 		}
 	}()
 	wsLn, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,7 +2,6 @@ package rtstat
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -116,8 +115,9 @@ func ReadLines(r io.Reader, max int, fn func(line []byte) bool) error {
 // forgotten telnet must not hold a client slot forever.
 const rawIdle = 15 * time.Minute
 
-// ServeRaw serves one raw TCP client until it quits, fails or ctx ends.
-func (svc *Service) ServeRaw(ctx context.Context, nc net.Conn) {
+// ServeRaw serves one raw TCP client until it quits or fails, or Shutdown
+// ends it.
+func (svc *Service) ServeRaw(nc net.Conn) {
 	c := svc.newConn(nc, false)
 	if !svc.admit(c) {
 		c.send("Error", ErrTextTooManyClients)
@@ -126,8 +126,6 @@ func (svc *Service) ServeRaw(ctx context.Context, nc net.Conn) {
 	}
 	defer svc.leave(c)
 	defer c.out.Close()
-	stop := context.AfterFunc(ctx, func() { c.out.Flush(time.Second) })
-	defer stop()
 
 	c.send("Welcome", svc.Welcome())
 	_ = nc.SetReadDeadline(time.Now().Add(rawIdle))
