@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"edgestat/probe"
 	"edgestat/proc"
 	"edgestat/server"
 	"edgestat/server/rtstat"
@@ -51,10 +52,19 @@ type config struct {
 	plugins                                                          []rtstat.CommandSpec
 	pluginTimeout                                                    time.Duration
 	showVersion                                                      bool
+	probe                                                            probeConfig
 }
 
 // run is the whole program; ready, when set, gets the bound addresses.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func([]server.Endpoint)) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return runReport(args[1:], stdout, stderr)
+		case "emulate":
+			return runEmulate(args[1:], stdout, stderr)
+		}
+	}
 	cfg, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -106,6 +116,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ready(eps)
 	}
 
+	ins, err := openInputs(cfg.probe)
+	if err != nil {
+		return err
+	}
+	sink := &probe.LogSink{Logger: slog.New(debugOnly{log.Handler()})}
+	probesDone, _, err := runProbes(ctx, ins, cfg.probe, sink, log)
+	if err != nil {
+		return err
+	}
+
 	done := make(chan struct{})
 	go func() { defer close(done); rt.Run(svcCtx) }()
 	srv.Serve(ctx) // returns when ctx ends
@@ -119,6 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cancelSvc()
 	hub.Wait()
 	<-done
+	probesDone.Wait()
 	return nil
 }
 
@@ -185,6 +206,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
+	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 200, emulatorHosts: 12}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
 	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
@@ -194,6 +216,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*stringValue)(&cfg.rawAddr), "raw-addr", "", "", "serve raw Rt-Stat only on this host:port as well (with --http-addr: instead of the shared port)")
 	add((*pluginsValue)(&cfg.plugins), "plugin", "", "", "NAME=COMMAND: add the command's JSON output as Push key NAME (repeatable; the variable takes one per line)")
 	add((*durationValue)(&cfg.pluginTimeout), "plugin-timeout", "", "2s", "how long a --plugin command may run per tick")
+	add((*listValue)(&cfg.probe.captures), "capture", "", "", "capture live traffic on this interface (repeatable; needs CAP_NET_RAW)")
+	add((*listValue)(&cfg.probe.pcaps), "pcap", "", "", "replay this pcap or pcapng file through the probe (repeatable)")
+	add((*floatValue)(&cfg.probe.pcapSpeed), "pcap-speed", "", "1", "replay speed of --pcap files: 1 as recorded, 2 twice as fast, 0 as fast as possible")
+	add((*stringValue)(&cfg.probe.filter), "capture-filter", "", "", "capture filter for --capture: a subset of tcpdump's syntax, or `tcpdump -dd` output")
+	add((*durationValue)(&cfg.probe.period), "stats-period", "", "5s", "period of the probe's protocol statistics (MMT format 99)")
+	add((*intValue)(&cfg.probe.firstID), "probe-id", "", "1", "id of the first probe; the others count up from it")
+	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "200", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
+	add((*intValue)(&cfg.probe.emulatorHosts), "emulator-hosts", "", "12", "LAN hosts the emulator plays")
 	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
 	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
 	add((*stringValue)(&cfg.logLevel), "log-level", "", "info", "debug, info, warn or error")
@@ -222,11 +252,24 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.pluginTimeout <= 0 {
 		return cfg, errors.New("--plugin-timeout must be positive")
 	}
+	if cfg.probe.period < time.Second {
+		return cfg, errors.New("--stats-period must be at least 1s")
+	}
+	if cfg.probe.pcapSpeed < 0 || cfg.probe.emulatorRate <= 0 || cfg.probe.emulatorRate > 1e6 {
+		return cfg, errors.New("--pcap-speed must be 0 or more, --emulator-rate between 0 and 1000000")
+	}
+	if cfg.probe.firstID < 0 || cfg.probe.emulatorHosts < 1 || cfg.probe.emulatorHosts > 250 {
+		return cfg, errors.New("--probe-id must be 0 or more, --emulator-hosts 1 to 250")
+	}
 	return cfg, nil
 }
 
 func printHelp(w io.Writer, docs []flagDoc) {
-	fmt.Fprintf(w, "edgestat %s: a LAN monitoring appliance in one binary.\n\nUsage: edgestat [flags]\n\n", version)
+	fmt.Fprintf(w, "edgestat %s: a LAN monitoring appliance in one binary.\n\n", version)
+	fmt.Fprint(w, "Usage:\n"+
+		"  edgestat [flags]                         run the appliance\n"+
+		"  edgestat report [--id N] FILE            print a capture's MMT reports as CSV lines\n"+
+		"  edgestat emulate --count N --out FILE    write the emulator's traffic as a pcap file\n\nFlags:\n")
 	for _, d := range docs {
 		fmt.Fprintf(w, "  %s\n      %s", d.names, d.usage)
 		if d.def != "" {
@@ -265,6 +308,31 @@ func (d *durationValue) Set(v string) error {
 		return err
 	}
 	*d = durationValue(x)
+	return nil
+}
+
+type floatValue float64
+
+func (f *floatValue) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+func (f *floatValue) Set(v string) error {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a number", v)
+	}
+	*f = floatValue(x)
+	return nil
+}
+
+// listValue is a repeatable flag; its variable takes one value per line.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+func (l *listValue) Set(v string) error {
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			*l = append(*l, line)
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"edgestat/probe"
+	"edgestat/probe/capture"
+	"edgestat/probe/emulator"
+)
+
+// probeConfig is what the probe flags set.
+type probeConfig struct {
+	captures      []string
+	pcaps         []string
+	pcapSpeed     float64
+	filter        string
+	period        time.Duration
+	firstID       int
+	emulatorRate  float64
+	emulatorHosts int
+}
+
+// openInputs opens the inputs the flags name: each --capture, each --pcap,
+// or the emulator when there is neither, so a new user sees traffic at once.
+func openInputs(pc probeConfig) ([]probe.Input, error) {
+	var ins []probe.Input
+	closeAll := func() {
+		for _, in := range ins {
+			in.Close()
+		}
+	}
+	for _, iface := range pc.captures {
+		in, err := capture.OpenLive(iface, capture.LiveOptions{Filter: pc.filter, Promiscuous: true})
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--capture %s: %w", iface, err)
+		}
+		ins = append(ins, in)
+	}
+	for _, path := range pc.pcaps {
+		in, err := capture.Open(path, capture.FileOptions{Speed: pc.pcapSpeed})
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--pcap %s: %w", path, err)
+		}
+		ins = append(ins, in)
+	}
+	if len(ins) == 0 {
+		ins = append(ins, emulator.New(emulator.Options{
+			Hosts: pc.emulatorHosts, Rate: pc.emulatorRate, Paced: true,
+			Start: time.Now(), Seed: uint64(time.Now().UnixNano()),
+		}))
+	}
+	return ins, nil
+}
+
+// runProbes runs one probe per input until ctx ends; a finite input (a
+// pcap replay) ends its probe, not the program.
+func runProbes(ctx context.Context, ins []probe.Input, pc probeConfig, sink probe.Sink, log *slog.Logger) (*sync.WaitGroup, []*probe.Probe, error) {
+	var wg sync.WaitGroup
+	probes := make([]*probe.Probe, 0, len(ins))
+	for i, in := range ins {
+		p, err := probe.New(in, probe.Options{ID: uint32(pc.firstID + i), Period: pc.period, Sink: sink})
+		if err != nil {
+			for _, in := range ins[i:] {
+				in.Close()
+			}
+			return &wg, probes, fmt.Errorf("probe %s: %w", in.Name(), err)
+		}
+		probes = append(probes, p)
+	}
+	for _, p := range probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("probe started", "probe", p.ID(), "source", p.Source())
+			if err := p.Run(ctx); err != nil {
+				log.Error("probe stopped", "probe", p.ID(), "source", p.Source(), "err", err)
+				return
+			}
+			c := p.Counters()
+			log.Info("probe ended", "probe", p.ID(), "source", p.Source(), "packets", c.Packets, "flows", c.FlowsTotal)
+		}()
+	}
+	return &wg, probes, nil
+}
+
+// debugOnly logs a chatty component's Info records at Debug level, so the
+// per-period report summaries show only with --log-level debug.
+type debugOnly struct{ slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level > slog.LevelDebug {
+		r.Level = slog.LevelDebug
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d debugOnly) WithAttrs(a []slog.Attr) slog.Handler { return debugOnly{d.Handler.WithAttrs(a)} }
+func (d debugOnly) WithGroup(n string) slog.Handler      { return debugOnly{d.Handler.WithGroup(n)} }
+
+// runReport is `edgestat report FILE`: the reports of a capture file as
+// MMT-Probe's CSV lines on stdout.
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edgestat report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.Uint("id", 1, "probe id, column 1 of every report")
+	period := fs.Duration("period", 5*time.Second, "stats period in packet time")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: edgestat report [flags] FILE\n\nReads a pcap or pcapng file and prints its MMT reports as CSV lines, as MMT-Probe wrote them.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("report: want one capture file")
+	}
+	in, err := capture.Open(fs.Arg(0), capture.FileOptions{})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := probe.WriteReportCSV(stdout, in, probe.Options{ID: uint32(*id), Period: *period}); err != nil {
+		return fmt.Errorf("report %s: %w", fs.Arg(0), err)
+	}
+	return nil
+}
+
+// runEmulate is `edgestat emulate`: the emulator's packets as a pcap file.
+func runEmulate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edgestat emulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	count := fs.Int("count", 10000, "packets to write")
+	out := fs.String("out", "", "pcap file to write (- for stdout)")
+	seed := fs.Uint64("seed", 1, "seed: the same seed and flags give the same file")
+	hosts := fs.Int("hosts", 12, "LAN hosts besides the router")
+	rate := fs.Float64("rate", 1000, "packets per second of packet time")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: edgestat emulate --count N --out FILE.pcap\n\nWrites the traffic emulator's packets as a pcap file (tcpdump and tshark read it).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 || *count < 1 {
+		fs.Usage()
+		return errors.New("emulate: want --count N (N >= 1) and --out FILE")
+	}
+	w := stdout
+	if *out != "-" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return fmt.Errorf("emulate: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	opts := emulator.Options{Count: *count, Seed: *seed, Hosts: *hosts, Rate: *rate}
+	if err := emulator.WritePcap(w, opts); err != nil {
+		return fmt.Errorf("emulate: %w", err)
+	}
+	if f, ok := w.(*os.File); ok && f != os.Stdout {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("emulate: %w", err)
+		}
+	}
+	return nil
+}
