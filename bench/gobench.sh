@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # gobench.sh runs the Go benchmarks behind BENCH.md (one collection tick, the
-# push fan-out over loopback, the /proc parsers) and prints them as a table.
+# push fan-out over loopback, the /proc parsers; the probe pipeline beside
+# gopacket's NewPacket and a bare DecodingLayerParser, the emulator, capture
+# file reading and, as root, live capture over a veth pair) and prints them
+# as a table.
 #
 #   bench/gobench.sh                 # each benchmark for 2s
 #   BENCHTIME=5s bench/gobench.sh
@@ -16,6 +19,12 @@ printf '| benchmark | ns/op | B/op | allocs/op | extra |\n|---|---|---|---|---|\
 	go test -run '^$' -bench 'Collect' -benchmem -benchtime "$BENCHTIME" ./server/rtstat/
 	go test -run '^$' -bench 'Fanout' -benchmem -benchtime 200x ./server/rtstat/
 	go test -run '^$' -bench '.' -benchmem -benchtime "$BENCHTIME" ./proc/
+	go test -run '^$' -bench 'Mix' -benchmem -benchtime "$BENCHTIME" ./probe/
+	go test -run '^$' -bench 'Generate|WritePcap' -benchmem -benchtime "$BENCHTIME" ./probe/emulator/
+	go test -run '^$' -bench 'ReadFile|Drain' -benchmem -benchtime "$BENCHTIME" ./probe/capture/
+	if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+		go test -run '^$' -bench 'LiveCapture' -benchtime 1000000x ./probe/capture/
+	fi
 } | awk '
 	/^Benchmark/ {
 		name = $1; sub(/-[0-9]+$/, "", name)
