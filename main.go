@@ -206,7 +206,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
-	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 200, emulatorHosts: 12}
+	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
 	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
@@ -222,7 +222,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*stringValue)(&cfg.probe.filter), "capture-filter", "", "", "capture filter for --capture: a subset of tcpdump's syntax, or `tcpdump -dd` output")
 	add((*durationValue)(&cfg.probe.period), "stats-period", "", "5s", "period of the probe's protocol statistics (MMT format 99)")
 	add((*intValue)(&cfg.probe.firstID), "probe-id", "", "1", "id of the first probe; the others count up from it")
-	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "200", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
+	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "100", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
 	add((*intValue)(&cfg.probe.emulatorHosts), "emulator-hosts", "", "12", "LAN hosts the emulator plays")
 	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
 	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
