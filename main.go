@@ -98,6 +98,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub := rtstat.NewHub(svcCtx, factory, log)
 	rt := rtstat.NewService(hub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log})
 
+	// Inputs open before the listeners, so a bad --capture or --pcap
+	// fails at start and nothing is left half served.
+	ins, err := openInputs(cfg.probe)
+	if err != nil {
+		return err
+	}
+	sink := &probe.LogSink{Logger: slog.New(debugOnly{log.Handler()})}
+	probes, err := newProbes(ins, cfg.probe, sink)
+	if err != nil {
+		return err
+	}
+
 	addr := ""
 	if cfg.httpAddr == "" || cfg.rawAddr == "" {
 		addr = net.JoinHostPort(cfg.iface, strconv.Itoa(cfg.port))
@@ -107,6 +119,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
 	})
 	if err := srv.Listen(); err != nil {
+		for _, in := range ins {
+			in.Close()
+		}
 		return err
 	}
 	eps := srv.Endpoints()
@@ -116,16 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ready(eps)
 	}
 
-	ins, err := openInputs(cfg.probe)
-	if err != nil {
-		return err
-	}
-	sink := &probe.LogSink{Logger: slog.New(debugOnly{log.Handler()})}
-	probesDone, _, err := runProbes(ctx, ins, cfg.probe, sink, log)
-	if err != nil {
-		return err
-	}
-
+	probesDone := startProbes(ctx, probes, log)
 	done := make(chan struct{})
 	go func() { defer close(done); rt.Run(svcCtx) }()
 	srv.Serve(ctx) // returns when ctx ends

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -279,5 +281,49 @@ func TestBusyPort(t *testing.T) {
 	err = run(context.Background(), []string{"-i", "127.0.0.1", "-p", port, "--data", t.TempDir()}, func(string) string { return "" }, io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Bad probe inputs fail at start with an error naming the flag; the
+// commands refuse bad arguments.
+func TestProbeInputErrors(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	garbage := filepath.Join(t.TempDir(), "garbage.pcap")
+	if err := os.WriteFile(garbage, []byte("this is not a capture file at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-i", "127.0.0.1", "-p", "0", "--data", t.TempDir(), "--pcap", "/nonexistent.pcap"},
+		{"-i", "127.0.0.1", "-p", "0", "--data", t.TempDir(), "--pcap", garbage},
+	} {
+		err := run(context.Background(), args, noEnv, io.Discard, io.Discard, nil)
+		if err == nil || !strings.Contains(err.Error(), "--pcap") {
+			t.Errorf("%q: err = %v, want one naming --pcap", args, err)
+		}
+	}
+	for _, args := range [][]string{{"report"}, {"report", "/nonexistent.pcap"}, {"report", garbage}, {"emulate"}, {"emulate", "--count", "0", "--out", "x"}} {
+		if err := run(context.Background(), args, noEnv, io.Discard, io.Discard, nil); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+// emulate writes what report reads back, the same for the same seed.
+func TestEmulateThenReport(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	dir := t.TempDir()
+	var reports [2]bytes.Buffer
+	for i := range reports {
+		out := filepath.Join(dir, fmt.Sprintf("e%d.pcap", i))
+		if err := run(context.Background(), []string{"emulate", "--count", "500", "--seed", "9", "--out", out}, noEnv, io.Discard, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(context.Background(), []string{"report", out}, noEnv, &reports[i], io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := strings.ReplaceAll(reports[0].String(), `"e0.pcap"`, `"e1.pcap"`)
+	if a != reports[1].String() || !strings.Contains(a, "\n99,1,") {
+		t.Fatalf("reports differ or lack format 99 rows:\n%.400s", a)
 	}
 }

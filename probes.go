@@ -62,21 +62,26 @@ func openInputs(pc probeConfig) ([]probe.Input, error) {
 	return ins, nil
 }
 
-// runProbes runs one probe per input until ctx ends; a finite input (a
-// pcap replay) ends its probe, not the program.
-func runProbes(ctx context.Context, ins []probe.Input, pc probeConfig, sink probe.Sink, log *slog.Logger) (*sync.WaitGroup, []*probe.Probe, error) {
-	var wg sync.WaitGroup
+// newProbes makes one probe per input; on error every input is closed.
+func newProbes(ins []probe.Input, pc probeConfig, sink probe.Sink) ([]*probe.Probe, error) {
 	probes := make([]*probe.Probe, 0, len(ins))
 	for i, in := range ins {
 		p, err := probe.New(in, probe.Options{ID: uint32(pc.firstID + i), Period: pc.period, Sink: sink})
 		if err != nil {
-			for _, in := range ins[i:] {
+			for _, in := range ins {
 				in.Close()
 			}
-			return &wg, probes, fmt.Errorf("probe %s: %w", in.Name(), err)
+			return nil, fmt.Errorf("probe %s: %w", in.Name(), err)
 		}
 		probes = append(probes, p)
 	}
+	return probes, nil
+}
+
+// startProbes runs the probes until ctx ends; a finite input (a pcap
+// replay) ends its probe, not the program.
+func startProbes(ctx context.Context, probes []*probe.Probe, log *slog.Logger) *sync.WaitGroup {
+	var wg sync.WaitGroup
 	for _, p := range probes {
 		wg.Add(1)
 		go func() {
@@ -90,7 +95,7 @@ func runProbes(ctx context.Context, ins []probe.Input, pc probeConfig, sink prob
 			log.Info("probe ended", "probe", p.ID(), "source", p.Source(), "packets", c.Packets, "flows", c.FlowsTotal)
 		}()
 	}
-	return &wg, probes, nil
+	return &wg
 }
 
 // debugOnly logs a chatty component's Info records at Debug level, so the
