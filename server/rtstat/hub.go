@@ -111,6 +111,10 @@ func (h *Hub) Groups() int {
 // Ticks counts collections since start, over every group.
 func (h *Hub) Ticks() uint64 { return h.ticks.Load() }
 
+// CollectErrors counts plugin failures since start (each gave an error
+// value in its push).
+func (h *Hub) CollectErrors() uint64 { return h.collectErrs.Load() }
+
 func (h *Hub) run(ctx context.Context, g *group) {
 	defer h.wg.Done()
 	c := newCollector(h.factory())
