@@ -82,8 +82,10 @@ func (p *PIDStat) setField(n int, f []byte) bool {
 	var ok bool
 	switch n {
 	case 3:
+		// A state is one letter; a NUL or other byte here means a cut or
+		// garbled read, not a process state.
 		p.State = f[0]
-		return len(f) == 1
+		return len(f) == 1 && (p.State >= 'A' && p.State <= 'Z' || p.State >= 'a' && p.State <= 'z')
 	case 4:
 		p.PPID, ok = parseIntField(f)
 	case 5:
