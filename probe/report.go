@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // Report formats (column 0 of every row).
@@ -476,18 +477,60 @@ func (p *rowParser) time(i int) int64 {
 	}
 	if !f.quoted {
 		if v, err := strconv.ParseInt(f.s, 10, 64); err == nil {
-			if p.js {
+			// Times are bounded to ±1e15 ms (the year 33658) in both
+			// forms, so that any time read can be written again.
+			if p.js && v > -1e15 && v < 1e15 {
 				return v
 			}
-			if v > -1e15 && v < 1e15 {
+			if !p.js && v > -1e12 && v < 1e12 {
 				return v * 1000
 			}
-		} else if v, err := strconv.ParseFloat(f.s, 64); err == nil && math.Abs(v) < 1e15 {
-			return int64(math.Round(v * 1000))
+		} else if ms, ok := secondsToMS(f.s); ok {
+			return ms
 		}
 	}
 	p.fail(i, "not a time")
 	return 0
+}
+
+// secondsToMS reads seconds with a decimal fraction ("1429713111.449")
+// as milliseconds, in integers: a float64 loses the milliseconds of large
+// times, and a re-encoded row would then differ from the one read. Digits
+// past the third of the fraction round half up.
+func secondsToMS(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || whole == "" || frac == "" || len(whole) > 12 {
+		return 0, false
+	}
+	sec, err := strconv.ParseUint(whole, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var ms int64
+	for i := 0; i < len(frac); i++ {
+		c := frac[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		switch {
+		case i < 3:
+			ms = ms*10 + int64(c-'0')
+		case i == 3 && c >= '5':
+			ms++
+		}
+	}
+	for i := len(frac); i < 3; i++ {
+		ms *= 10
+	}
+	v := int64(sec)*1000 + ms
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 func (p *rowParser) addr(i int) netip.Addr {
