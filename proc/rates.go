@@ -119,7 +119,7 @@ func (s *NetSampler) Sample(cur *NetDev, now time.Time, dst []NetRate) []NetRate
 	for i := range cur.Ifaces {
 		c := &cur.Ifaces[i]
 		r := NetRate{Name: c.Name}
-		if p := findNet(s.prev, i, c.Name); s.primed && p != nil {
+		if p := findByName(s.prev, i, c.Name, netName); s.primed && p != nil {
 			r.RxBytes = rate(p.RxBytes, c.RxBytes, dt)
 			r.TxBytes = rate(p.TxBytes, c.TxBytes, dt)
 			r.RxPackets = rate(p.RxPackets, c.RxPackets, dt)
@@ -132,18 +132,22 @@ func (s *NetSampler) Sample(cur *NetDev, now time.Time, dst []NetRate) []NetRate
 	return dst
 }
 
-// findNet looks for name at index i first: the order rarely changes.
-func findNet(l []NetDevLine, i int, name string) *NetDevLine {
-	if i < len(l) && l[i].Name == name {
+// findByName looks for the entry called name at index i first: the order
+// of interfaces and disks rarely changes between samples.
+func findByName[T any](l []T, i int, name string, nameOf func(*T) string) *T {
+	if i < len(l) && nameOf(&l[i]) == name {
 		return &l[i]
 	}
 	for j := range l {
-		if l[j].Name == name {
+		if nameOf(&l[j]) == name {
 			return &l[j]
 		}
 	}
 	return nil
 }
+
+func netName(l *NetDevLine) string { return l.Name }
+func diskName(d *DiskStat) string  { return d.Name }
 
 // DiskRate is the I/O of one block device, per second.
 type DiskRate struct {
@@ -171,7 +175,7 @@ func (s *DiskSampler) Sample(cur *Diskstats, now time.Time, dst []DiskRate) []Di
 	for i := range cur.Disks {
 		c := &cur.Disks[i]
 		r := DiskRate{Name: c.Name}
-		if p := findDisk(s.prev, i, c.Name); s.primed && p != nil {
+		if p := findByName(s.prev, i, c.Name, diskName); s.primed && p != nil {
 			r.ReadBytes = rate(p.ReadSectors, c.ReadSectors, dt) * SectorSize
 			r.WriteBytes = rate(p.WriteSectors, c.WriteSectors, dt) * SectorSize
 			r.ReadOps = rate(p.ReadIOs, c.ReadIOs, dt)
@@ -182,16 +186,4 @@ func (s *DiskSampler) Sample(cur *Diskstats, now time.Time, dst []DiskRate) []Di
 	s.prev = append(s.prev[:0], cur.Disks...)
 	s.when, s.primed = now, true
 	return dst
-}
-
-func findDisk(l []DiskStat, i int, name string) *DiskStat {
-	if i < len(l) && l[i].Name == name {
-		return &l[i]
-	}
-	for j := range l {
-		if l[j].Name == name {
-			return &l[j]
-		}
-	}
-	return nil
 }
