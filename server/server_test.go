@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +77,11 @@ func startServer(t *testing.T, cfg Config) *testServer {
 	if cfg.UI == nil {
 		cfg.UI = ui.Handler("")
 	}
-	st, err := store.Open(ctx, t.TempDir(), "-- schema_version: 1\nCREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);\nCREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);", "test")
+	schema, err := os.ReadFile(filepath.Join("..", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, t.TempDir(), string(schema), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

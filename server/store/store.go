@@ -30,6 +30,7 @@ type Store struct {
 	db      *sql.DB
 	path    string
 	version int
+	wear    wear
 }
 
 // Open opens (creating if needed) the database in dir and applies schema,
@@ -44,7 +45,7 @@ func Open(ctx context.Context, dir, schema, binaryVersion string) (*Store, error
 	}
 	path := filepath.Join(dir, FileName)
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -53,6 +54,10 @@ func Open(ctx context.Context, dir, schema, binaryVersion string) (*Store, error
 	}
 	s := &Store{db: db, path: path, version: want}
 	if err := s.migrate(ctx, schema, want, binaryVersion); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadWear(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -142,9 +147,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close checkpoints the WAL and closes the database.
+// Close checkpoints the WAL (counting the writes) and closes the database.
 func (s *Store) Close() error {
-	_, _ = s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	_ = s.Checkpoint(context.Background())
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

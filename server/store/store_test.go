@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,11 @@ func TestOpenRefusesNewerDatabase(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	schema := realSchema(t)
-	newer := strings.Replace(schema, "-- schema_version: 1", "-- schema_version: 99", 1)
+	v, err := SchemaVersion(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strings.Replace(schema, fmt.Sprintf("-- schema_version: %d", v), "-- schema_version: 99", 1)
 	s, err := Open(ctx, dir, newer, "future")
 	if err != nil {
 		t.Fatal(err)
