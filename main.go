@@ -24,6 +24,7 @@ import (
 	"edgestat/server"
 	"edgestat/server/rtstat"
 	"edgestat/server/store"
+	"edgestat/server/traffic"
 	"edgestat/ui"
 )
 
@@ -53,6 +54,15 @@ type config struct {
 	pluginTimeout                                                    time.Duration
 	showVersion                                                      bool
 	probe                                                            probeConfig
+	traffic                                                          trafficConfig
+}
+
+// trafficConfig is what the traffic store flags set.
+type trafficConfig struct {
+	flushRows     int
+	flushInterval time.Duration
+	retention     traffic.Retention
+	maxDBMB       int
 }
 
 // run is the whole program; ready, when set, gets the bound addresses.
@@ -95,8 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svcCtx, cancelSvc := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSvc()
-	hub := rtstat.NewHub(svcCtx, factory, log)
-	rt := rtstat.NewService(hub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log})
+	rtHub := rtstat.NewHub(svcCtx, factory, log)
+	rt := rtstat.NewService(rtHub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log})
 
 	// Inputs open before the listeners, so a bad --capture or --pcap
 	// fails at start and nothing is left half served.
@@ -104,10 +114,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	sink := &probe.LogSink{Logger: slog.New(debugOnly{log.Handler()})}
+	hub := traffic.NewHub(traffic.HubConfig{Log: log})
+	reports, err := traffic.Open(ctx, st, traffic.Config{
+		FlushRows: cfg.traffic.flushRows, FlushInterval: cfg.traffic.flushInterval, Retention: cfg.traffic.retention,
+		MaxDBBytes: int64(cfg.traffic.maxDBMB) << 20, Publisher: hub, Log: log,
+	})
+	if err != nil {
+		for _, in := range ins {
+			in.Close()
+		}
+		return err
+	}
+	sink := probe.MultiSink(&probe.LogSink{Logger: slog.New(debugOnly{log.Handler()})}, reports)
 	probes, err := newProbes(ins, cfg.probe, sink)
 	if err != nil {
 		return err
+	}
+	trafficAPI := traffic.NewService(reports, hub, log)
+	for i, p := range probes {
+		trafficAPI.AddProbe(p, inputKind(cfg.probe, i))
 	}
 
 	addr := ""
@@ -118,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Addr: addr, HTTPAddr: cfg.httpAddr, RawAddr: cfg.rawAddr,
 		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
 	})
+	trafficAPI.Routes(srv.Router())
 	if err := srv.Listen(); err != nil {
 		for _, in := range ins {
 			in.Close()
@@ -131,9 +157,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ready(eps)
 	}
 
+	// The store outlives the probes, so their last reports are written.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStore()
+	storeDone := make(chan struct{})
+	go func() { defer close(storeDone); reports.Run(storeCtx) }()
 	probesDone := startProbes(ctx, probes, log)
 	done := make(chan struct{})
 	go func() { defer close(done); rt.Run(svcCtx) }()
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); hub.Run(svcCtx) }()
 	srv.Serve(ctx) // returns when ctx ends
 
 	log.Info("shutting down")
@@ -142,10 +175,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := srv.Shutdown(shCtx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}
+	hub.Close()
 	cancelSvc()
-	hub.Wait()
+	rtHub.Wait()
 	<-done
+	<-hubDone
 	probesDone.Wait()
+	stopStore()
+	<-storeDone
 	return nil
 }
 
@@ -213,6 +250,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
+	cfg.traffic = trafficConfig{flushRows: 50000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
 	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
@@ -230,6 +268,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*intValue)(&cfg.probe.firstID), "probe-id", "", "1", "id of the first probe; the others count up from it")
 	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "100", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
 	add((*intValue)(&cfg.probe.emulatorHosts), "emulator-hosts", "", "12", "LAN hosts the emulator plays")
+	add((*intValue)(&cfg.traffic.flushRows), "flush-rows", "", "50000", "write reports to the database when this many wait")
+	add((*durationValue)(&cfg.traffic.flushInterval), "flush-interval", "", "5m", "or when the oldest waiting report is this old (a crash loses at most this much; shorter wears flash faster)")
+	add((*durationValue)(&cfg.traffic.retention.Raw), "retain-raw", "", "24h", "keep raw reports this long (counted back from the newest report)")
+	add((*durationValue)(&cfg.traffic.retention.Minute), "retain-minute", "", "7d", "keep minute rollups this long")
+	add((*durationValue)(&cfg.traffic.retention.Hour), "retain-hour", "", "90d", "keep hour rollups this long")
+	add((*durationValue)(&cfg.traffic.retention.Day), "retain-day", "", "1825d", "keep day rollups this long")
+	add((*intValue)(&cfg.traffic.maxDBMB), "max-db-mb", "", "256", "bound of the database in MB, kept by pruning the oldest reports first; 0 = none")
 	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
 	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
 	add((*stringValue)(&cfg.logLevel), "log-level", "", "info", "debug, info, warn or error")
@@ -266,6 +311,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.probe.firstID < 0 || cfg.probe.emulatorHosts < 1 || cfg.probe.emulatorHosts > 250 {
 		return cfg, errors.New("--probe-id must be 0 or more, --emulator-hosts 1 to 250")
+	}
+	if cfg.traffic.flushRows < 1 || cfg.traffic.flushRows > 1_000_000 || cfg.traffic.flushInterval < 100*time.Millisecond {
+		return cfg, errors.New("--flush-rows must be 1 to 1000000, --flush-interval at least 100ms")
+	}
+	if err := cfg.traffic.retention.Validate(); err != nil {
+		return cfg, fmt.Errorf("--retain-*: %w", err)
+	}
+	if cfg.traffic.maxDBMB < 0 || (cfg.traffic.maxDBMB > 0 && cfg.traffic.maxDBMB < 8) {
+		return cfg, errors.New("--max-db-mb must be 0 (no bound) or at least 8")
 	}
 	return cfg, nil
 }
@@ -308,7 +362,17 @@ func (i *intValue) Set(v string) error {
 type durationValue time.Duration
 
 func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// Set takes Go durations and whole days ("7d"), which retention wants.
 func (d *durationValue) Set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return fmt.Errorf("%q is not a number of days", v)
+		}
+		*d = durationValue(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
 	x, err := time.ParseDuration(v)
 	if err != nil {
 		return err

@@ -62,6 +62,17 @@ func openInputs(pc probeConfig) ([]probe.Input, error) {
 	return ins, nil
 }
 
+// inputKind names what the i-th input of openInputs reads.
+func inputKind(pc probeConfig, i int) string {
+	switch {
+	case i < len(pc.captures):
+		return "capture"
+	case i < len(pc.captures)+len(pc.pcaps):
+		return "replay"
+	}
+	return "emulator"
+}
+
 // newProbes makes one probe per input; on error every input is closed.
 func newProbes(ins []probe.Input, pc probeConfig, sink probe.Sink) ([]*probe.Probe, error) {
 	probes := make([]*probe.Probe, 0, len(ins))
