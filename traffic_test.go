@@ -259,3 +259,83 @@ func TestKillDuringIngest(t *testing.T) {
 		t.Fatalf("integrity_check = %q, %v", ok, err)
 	}
 }
+
+// TestSocketIOMatchesData runs the program with its emulator, connects
+// the real socket.io client (npm socket.io-client v4, websocket
+// transport), and finds every stats_raw array it received among the rows
+// of /traffic/data.
+func TestSocketIOMatchesData(t *testing.T) {
+	node := needTool(t, "node", "nodejs")
+	dir := filepath.Join("server", "traffic", "testdata", "socketio")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client")); err != nil {
+		msg := "socket.io-client not installed: run npm ci --prefix " + dir
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPED: " + msg)
+	}
+	addr, _, _, _ := startApp(t, []string{"--stats-period", "1s", "--emulator-rate", "300"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const count = 60
+	cmd := exec.CommandContext(ctx, node, "client.mjs", "http://"+addr, strconv.Itoa(count))
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var got struct {
+		Raw [][]any          `json:"stats_raw"`
+		Obj []map[string]any `json:"stats"`
+	}
+	if lines[0] != "connected" || json.Unmarshal([]byte(lines[len(lines)-1]), &got) != nil || len(got.Raw) < count {
+		t.Fatalf("client printed %q", out)
+	}
+	// Everything the client got is in /traffic/data, of its format.
+	stored := map[float64]map[string]bool{}
+	for _, r := range got.Raw {
+		format := r[0].(float64)
+		if stored[format] == nil {
+			resp, err := http.Get(fmt.Sprintf("http://%s/traffic/data?format=%v&period=minute", addr, format))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rows []json.RawMessage
+			err = json.NewDecoder(resp.Body).Decode(&rows)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored[format] = map[string]bool{}
+			for _, row := range rows {
+				stored[format][canonical(t, row)] = true
+			}
+		}
+		b, _ := json.Marshal(r)
+		if !stored[format][canonical(t, b)] {
+			t.Fatalf("stats_raw %s is not in /traffic/data?format=%v", b, format)
+		}
+	}
+	// The object form carries the same reports.
+	for i, o := range got.Obj {
+		if o["format"] == float64(99) && (o["time"] != got.Raw[i][3] || o["path"] != got.Raw[i][5] || o["bytecount"] != got.Raw[i][8]) {
+			t.Fatalf("stats %v does not match stats_raw %v", o, got.Raw[i])
+		}
+	}
+	t.Logf("%d stats_raw reports received, each found in /traffic/data", len(got.Raw))
+}
+
+// canonical re-encodes a JSON value, so that equal values compare equal
+// whoever printed them.
+func canonical(t *testing.T, b []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}

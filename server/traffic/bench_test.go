@@ -3,6 +3,7 @@ package traffic
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
@@ -13,6 +14,9 @@ import (
 	"edgestat/probe"
 	"edgestat/probe/emulator"
 )
+
+// quiet drops the hourly write log of simulated days.
+var quiet = slog.New(slog.DiscardHandler)
 
 // paths100 are 100 protocol paths, as a busy LAN has.
 func paths100() []string {
@@ -112,7 +116,7 @@ func monthDB(b *testing.B) *Store {
 		end := time.Now().UnixMilli() / 5000 * 5000
 		start := end - 30*dayMS
 		var now time.Time
-		_, s := openStores(b, month.dir, Config{FlushRows: 100_000, FlushInterval: time.Hour, Now: func() time.Time { return now }})
+		_, s := openStores(b, month.dir, Config{FlushRows: 100_000, FlushInterval: time.Hour, Now: func() time.Time { return now }, Log: quiet})
 		ctx := context.Background()
 		const chunk = 1000 // periods per batch: 100,000 reports
 		for p := int64(0); p < 30*dayMS/5000; p += chunk {
@@ -192,7 +196,7 @@ func BenchmarkWearPerDay(b *testing.B) {
 		start := time.Now().Add(-49 * time.Hour)
 		clock := &fakeClock{}
 		clock.ms.Store(start.UnixMilli())
-		_, s := openStores(b, b.TempDir(), Config{FlushInterval: flush, Now: clock.Now})
+		_, s := openStores(b, b.TempDir(), Config{FlushInterval: flush, Now: clock.Now, Log: quiet})
 		em := emulator.New(emulator.Options{Rate: 100, Start: start, Seed: 7, Count: 2 * 86400 * 100})
 		w := &wearSink{s: s, clock: clock, flush: flush.Milliseconds(), dayEnd: start.UnixMilli() + dayMS}
 		p, err := probe.New(em, probe.Options{ID: 1, Sink: w})

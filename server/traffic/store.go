@@ -240,13 +240,13 @@ func (s *Store) rebuildOpen(ctx context.Context) error {
 		return err
 	}
 	// Hours of stats and hosts: written minutes of open hours, and the open minutes.
-	if err := s.readStatTier(ctx, s.db, tierMinute, cuH, cuM-1, nil, func(k aggKey, a statAgg) {
+	if err := s.readStatTier(ctx, tierMinute, cuH, cuM-1, nil, func(k aggKey, a statAgg) {
 		k.bucket = bucketOf(k.bucket, tierHour)
 		s.openS[tierHour][k] = s.openS[tierHour][k].merge(a)
 	}); err != nil {
 		return err
 	}
-	if err := s.readHostTier(ctx, s.db, tierMinute, cuH, cuM-1, nil, func(k aggKey, a hostAgg) {
+	if err := s.readHostTier(ctx, tierMinute, cuH, cuM-1, nil, func(k aggKey, a hostAgg) {
 		k.bucket = bucketOf(k.bucket, tierHour)
 		s.openH[tierHour][k] = s.openH[tierHour][k].merge(a)
 	}); err != nil {
@@ -261,19 +261,19 @@ func (s *Store) rebuildOpen(ctx context.Context) error {
 		s.openH[tierHour][k] = s.openH[tierHour][k].merge(a)
 	}
 	// Days: written hours of open days, and the open hours.
-	if err := s.readStatTier(ctx, s.db, tierHour, cuD, cuH-1, nil, func(k aggKey, a statAgg) {
+	if err := s.readStatTier(ctx, tierHour, cuD, cuH-1, nil, func(k aggKey, a statAgg) {
 		k.bucket = bucketOf(k.bucket, tierDay)
 		s.openS[tierDay][k] = s.openS[tierDay][k].merge(a)
 	}); err != nil {
 		return err
 	}
-	if err := s.readHostTier(ctx, s.db, tierHour, cuD, cuH-1, nil, func(k aggKey, a hostAgg) {
+	if err := s.readHostTier(ctx, tierHour, cuD, cuH-1, nil, func(k aggKey, a hostAgg) {
 		k.bucket = bucketOf(k.bucket, tierDay)
 		s.openH[tierDay][k] = s.openH[tierDay][k].merge(a)
 	}); err != nil {
 		return err
 	}
-	if err := s.readFlowTier(ctx, s.db, tierHour, cuD, cuH-1, nil, func(k aggKey, a flowAgg) {
+	if err := s.readFlowTier(ctx, tierHour, cuD, cuH-1, nil, func(k aggKey, a flowAgg) {
 		k.bucket = bucketOf(k.bucket, tierDay)
 		s.openF[tierDay][k] = s.openF[tierDay][k].merge(a)
 	}); err != nil {
@@ -470,7 +470,8 @@ func (s *Store) Run(ctx context.Context) {
 			}
 		}
 		deadline.Stop()
-		if err := s.flush(ctx); err != nil {
+		// A batch under way is finished even when ctx ends: it is short.
+		if err := s.flush(context.WithoutCancel(ctx)); err != nil {
 			retry = min(max(2*retry, time.Second), time.Minute)
 			s.log.Error("traffic: writing reports failed; kept in memory, retrying", "err", err, "retry_in", retry.String())
 			select {
@@ -483,10 +484,15 @@ func (s *Store) Run(ctx context.Context) {
 	}
 }
 
+// pendingLen counts what waits, the batch whose write failed included.
 func (s *Store) pendingLen() int {
 	s.pendMu.Lock()
 	defer s.pendMu.Unlock()
-	return s.pending.len()
+	n := s.pending.len()
+	if s.inflight != nil {
+		n += s.inflight.len()
+	}
+	return n
 }
 
 // flushAll writes everything waiting, at shutdown.
