@@ -250,7 +250,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
-	cfg.traffic = trafficConfig{flushRows: 50000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
+	cfg.traffic = trafficConfig{flushRows: 20000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
 	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
@@ -268,7 +268,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*intValue)(&cfg.probe.firstID), "probe-id", "", "1", "id of the first probe; the others count up from it")
 	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "100", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
 	add((*intValue)(&cfg.probe.emulatorHosts), "emulator-hosts", "", "12", "LAN hosts the emulator plays")
-	add((*intValue)(&cfg.traffic.flushRows), "flush-rows", "", "50000", "write reports to the database when this many wait")
+	add((*intValue)(&cfg.traffic.flushRows), "flush-rows", "", "20000", "write reports to the database when this many wait")
 	add((*durationValue)(&cfg.traffic.flushInterval), "flush-interval", "", "5m", "or when the oldest waiting report is this old (a crash loses at most this much; shorter wears flash faster)")
 	add((*durationValue)(&cfg.traffic.retention.Raw), "retain-raw", "", "24h", "keep raw reports this long (counted back from the newest report)")
 	add((*durationValue)(&cfg.traffic.retention.Minute), "retain-minute", "", "7d", "keep minute rollups this long")

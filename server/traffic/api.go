@@ -516,7 +516,7 @@ func (sv *Service) status(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		return
 	}
 	type storeStatus struct {
-		Stats
+		Counters
 		DBBytes      int64  `json:"db_bytes"`   // pages in use
 		FileBytes    int64  `json:"file_bytes"` // the file, free pages included
 		MaxDBBytes   int64  `json:"max_db_bytes"`

@@ -29,7 +29,7 @@ var MinRetention = Retention{Raw: 2 * time.Hour, Minute: 2 * time.Hour, Hour: 7 
 
 // Config of a Store. Zero fields take the defaults.
 type Config struct {
-	FlushRows     int           // flush when this many reports wait; default 50,000
+	FlushRows     int           // flush when this many reports wait; default 20,000
 	FlushInterval time.Duration // or when the oldest waiting report is this old; default 5 minutes
 	MaxPending    int           // reports waiting at most; default 4×FlushRows
 	Retention     Retention     // default DefaultRetention
@@ -44,7 +44,7 @@ type Publisher interface{ Publish(probe.Row) }
 
 func (c *Config) defaults() {
 	if c.FlushRows <= 0 {
-		c.FlushRows = 50_000
+		c.FlushRows = 20_000
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 5 * time.Minute
@@ -136,8 +136,8 @@ type counters struct {
 	pruned                                                atomic.Uint64
 }
 
-// Stats are the Store's counters, for /traffic/status.
-type Stats struct {
+// Counters are the Store's counters, for /traffic/status.
+type Counters struct {
 	Accepted    uint64 `json:"accepted"`      // reports taken in
 	Stored      uint64 `json:"stored"`        // reports committed to the database
 	Pending     int    `json:"pending"`       // reports waiting for the next flush
@@ -413,8 +413,8 @@ func (s *Store) addLocked(r probe.Row) {
 	}
 }
 
-// Stats returns the counters.
-func (s *Store) Counters() Stats {
+// Counters returns the Store's counters.
+func (s *Store) Counters() Counters {
 	s.pendMu.Lock()
 	pending := s.pending.len()
 	if s.inflight != nil {
@@ -427,7 +427,7 @@ func (s *Store) Counters() Stats {
 	if w == math.MinInt64 {
 		w = 0
 	}
-	return Stats{
+	return Counters{
 		Accepted: s.stats.accepted.Load(), Stored: s.stats.stored.Load(), Pending: pending,
 		Dropped: s.stats.dropped.Load(), Invalid: s.stats.invalid.Load(), Flushes: s.stats.flushes.Load(),
 		Failures: s.stats.failures.Load(), LastFlush: s.stats.lastFlushNS.Load() / 1e6,
