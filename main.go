@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,8 @@ import (
 	"edgestat/probe"
 	"edgestat/proc"
 	"edgestat/server"
+	"edgestat/server/operator"
+	probesreg "edgestat/server/probes"
 	"edgestat/server/rtstat"
 	"edgestat/server/store"
 	"edgestat/server/traffic"
@@ -55,6 +58,14 @@ type config struct {
 	showVersion                                                      bool
 	probe                                                            probeConfig
 	traffic                                                          trafficConfig
+	sessions                                                         sessionConfig
+}
+
+// sessionConfig is what the operator session flags set.
+type sessionConfig struct {
+	addr                      string
+	max, maxCount, segPackets int
+	segAge, grace, retention  time.Duration
 }
 
 // trafficConfig is what the traffic store flags set.
@@ -130,9 +141,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	trafficAPI := traffic.NewService(reports, hub, log)
+	reg := probesreg.New()
+	entries := make([]*probesreg.Entry, len(probes))
 	for i, p := range probes {
-		trafficAPI.AddProbe(p, inputKind(cfg.probe, i))
+		entries[i] = reg.Add(p, inputKind(cfg.probe, i), "")
+	}
+	trafficAPI := traffic.NewService(reports, hub, reg, log)
+	sessions, err := operator.New(ctx, operator.Config{
+		Dir: filepath.Join(cfg.data, "sessions"), StreamHost: cfg.sessions.addr, MaxSessions: cfg.sessions.max,
+		MaxCount: cfg.sessions.maxCount, SegmentPackets: cfg.sessions.segPackets, SegmentAge: cfg.sessions.segAge,
+		Grace: cfg.sessions.grace, Retention: cfg.sessions.retention, Sink: sink, Probes: reg, DB: st.DB(), Wear: st.Wear,
+		Log: log,
+	})
+	if err != nil {
+		for _, in := range ins {
+			in.Close()
+		}
+		return err
 	}
 
 	addr := ""
@@ -144,6 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
 	})
 	trafficAPI.Routes(srv.Router())
+	operator.NewAPI(sessions).Routes(srv.Router())
 	if err := srv.Listen(); err != nil {
 		for _, in := range ins {
 			in.Close()
@@ -162,11 +188,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopStore()
 	storeDone := make(chan struct{})
 	go func() { defer close(storeDone); reports.Run(storeCtx) }()
-	probesDone := startProbes(ctx, probes, log)
+	probesDone := startProbes(ctx, probes, entries, log)
 	done := make(chan struct{})
 	go func() { defer close(done); rt.Run(svcCtx) }()
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(svcCtx) }()
+	janitorDone := make(chan struct{})
+	go func() { defer close(janitorDone); sessions.Run(svcCtx) }()
 	srv.Serve(ctx) // returns when ctx ends
 
 	log.Info("shutting down")
@@ -180,6 +208,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rtHub.Wait()
 	<-done
 	<-hubDone
+	<-janitorDone // sessions stopped: their probes' last reports are in the store
 	probesDone.Wait()
 	stopStore()
 	<-storeDone
@@ -250,6 +279,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
+	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
 	cfg.traffic = trafficConfig{flushRows: 20000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
@@ -275,6 +305,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*durationValue)(&cfg.traffic.retention.Hour), "retain-hour", "", "90d", "keep hour rollups this long")
 	add((*durationValue)(&cfg.traffic.retention.Day), "retain-day", "", "1825d", "keep day rollups this long")
 	add((*intValue)(&cfg.traffic.maxDBMB), "max-db-mb", "", "256", "bound of the database in MB, kept by pruning the oldest reports first; 0 = none")
+	add((*stringValue)(&cfg.sessions.addr), "session-addr", "", "127.0.0.1", "address the streams of operator sessions listen on (0.0.0.0: the LAN)")
+	add((*intValue)(&cfg.sessions.max), "max-sessions", "", "16", "operator sessions running at once (each holds a stream port)")
+	add((*intValue)(&cfg.sessions.maxCount), "max-count", "", "10000000", "largest packet count of a session")
+	add((*intValue)(&cfg.sessions.segPackets), "segment-packets", "", "10000", "a session's pcap segment closes at this many packets")
+	add((*durationValue)(&cfg.sessions.segAge), "segment-seconds", "", "10s", "or when it is this old")
+	add((*durationValue)(&cfg.sessions.grace), "session-grace", "", "5m", "an ended session stays listed this long")
+	add((*durationValue)(&cfg.sessions.retention), "session-retention", "", "1h", "an ended session's segment files are kept this long")
 	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
 	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
 	add((*stringValue)(&cfg.logLevel), "log-level", "", "info", "debug, info, warn or error")
@@ -311,6 +348,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.probe.firstID < 0 || cfg.probe.emulatorHosts < 1 || cfg.probe.emulatorHosts > 250 {
 		return cfg, errors.New("--probe-id must be 0 or more, --emulator-hosts 1 to 250")
+	}
+	if cfg.sessions.max < 1 || cfg.sessions.maxCount < 1 || cfg.sessions.segPackets < 1 || cfg.sessions.segAge < time.Second || cfg.sessions.grace < 0 || cfg.sessions.retention < 0 {
+		return cfg, errors.New("--max-sessions, --max-count and --segment-packets must be 1 or more, --segment-seconds at least 1s, --session-grace and --session-retention 0 or more")
+	}
+	if net.ParseIP(cfg.sessions.addr) == nil {
+		return cfg, fmt.Errorf("--session-addr %q: want an IP address", cfg.sessions.addr)
 	}
 	if cfg.traffic.flushRows < 1 || cfg.traffic.flushRows > 1_000_000 || cfg.traffic.flushInterval < 100*time.Millisecond {
 		return cfg, errors.New("--flush-rows must be 1 to 1000000, --flush-interval at least 100ms")

@@ -14,6 +14,7 @@ import (
 	"edgestat/probe"
 	"edgestat/probe/capture"
 	"edgestat/probe/emulator"
+	probesreg "edgestat/server/probes"
 )
 
 // probeConfig is what the probe flags set.
@@ -91,12 +92,13 @@ func newProbes(ins []probe.Input, pc probeConfig, sink probe.Sink) ([]*probe.Pro
 
 // startProbes runs the probes until ctx ends; a finite input (a pcap
 // replay) ends its probe, not the program.
-func startProbes(ctx context.Context, probes []*probe.Probe, log *slog.Logger) *sync.WaitGroup {
+func startProbes(ctx context.Context, probes []*probe.Probe, entries []*probesreg.Entry, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	for _, p := range probes {
+	for i, p := range probes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer entries[i].End()
 			log.Info("probe started", "probe", p.ID(), "source", p.Source())
 			if err := p.Run(ctx); err != nil {
 				log.Error("probe stopped", "probe", p.ID(), "source", p.Source(), "err", err)

@@ -2,7 +2,7 @@
 -- every statement must be idempotent. Raise the version below with every
 -- change; the store records it in schema_version and refuses a database
 -- written by a newer schema.
--- schema_version: 2
+-- schema_version: 3
 
 CREATE TABLE IF NOT EXISTS schema_version (
 	version    INTEGER PRIMARY KEY,
@@ -178,3 +178,28 @@ CREATE TABLE IF NOT EXISTS flows_day (
 	response_time INTEGER NOT NULL, transactions INTEGER NOT NULL, interaction_time INTEGER NOT NULL,
 	loss_rate REAL NOT NULL, loss_burstiness REAL NOT NULL, max_jitter INTEGER NOT NULL, order_error_rate REAL NOT NULL
 );
+
+-- Operator sessions (server/operator): one row per session, written when
+-- it starts and when it ends, so that a restart knows which sessions died
+-- with the process (they become "aborted") and which files are left.
+CREATE TABLE IF NOT EXISTS sessions (
+	id            TEXT PRIMARY KEY, -- 16 upper-case hex
+	network       TEXT NOT NULL,    -- network_ + 5 upper-case hex
+	probe_worker  TEXT NOT NULL,    -- 64-hex worker ids
+	stream_worker TEXT NOT NULL,
+	seg_worker    TEXT,             -- NULL for a plain stream
+	probe_id      INTEGER NOT NULL, -- the reports' probe column (an emulator session) or the probe streamed
+	kind          TEXT NOT NULL,    -- emulator or probe
+	count         INTEGER NOT NULL, -- packets asked for (0: until duration)
+	duration_ms   INTEGER NOT NULL,
+	stream_addr   TEXT NOT NULL,
+	dir           TEXT NOT NULL,    -- segment files, "" for a plain stream
+	state         TEXT NOT NULL,    -- waiting, running, finished, stopped, failed, aborted
+	packets       INTEGER NOT NULL DEFAULT 0,
+	segments      INTEGER NOT NULL DEFAULT 0,
+	error         TEXT NOT NULL DEFAULT '',
+	created       INTEGER NOT NULL, -- ms
+	ended         INTEGER,          -- ms
+	files_deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_state ON sessions (state);

@@ -8,7 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Options configure a Probe. Zero fields take the defaults.
@@ -117,6 +121,63 @@ type Probe struct {
 
 	mu   sync.Mutex
 	snap Counters
+
+	taps   atomic.Pointer[[]*tap] // copy on write; nil when none
+	tapsMu sync.Mutex             // serialises Tap and its removal
+}
+
+// A TapFunc gets every packet the probe reads, on the probe's goroutine,
+// before the packet is decoded. data is valid only during the call: copy
+// it to keep it. It must return quickly: a live capture must not wait.
+type TapFunc func(data []byte, ci gopacket.CaptureInfo)
+
+type tap struct{ fn TapFunc }
+
+// Tap adds fn to the probe's packet taps (an operator session streaming a
+// probe's packets). The returned function removes it; a call already under
+// way on the probe's goroutine may still finish after that.
+func (p *Probe) Tap(fn TapFunc) (remove func()) {
+	t := &tap{fn}
+	p.tapsMu.Lock()
+	defer p.tapsMu.Unlock()
+	var cur []*tap
+	if old := p.taps.Load(); old != nil {
+		cur = *old
+	}
+	next := append(append([]*tap(nil), cur...), t)
+	p.taps.Store(&next)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.tapsMu.Lock()
+			defer p.tapsMu.Unlock()
+			var rest []*tap
+			if old := p.taps.Load(); old != nil {
+				for _, x := range *old {
+					if x != t {
+						rest = append(rest, x)
+					}
+				}
+			}
+			if len(rest) == 0 {
+				p.taps.Store(nil)
+				return
+			}
+			p.taps.Store(&rest)
+		})
+	}
+}
+
+// tapped hands a packet to the taps; one atomic load when there are none.
+func (p *Probe) tapped(data []byte, ts int64, capLen, wire int) {
+	taps := p.taps.Load()
+	if taps == nil {
+		return
+	}
+	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, ts), CaptureLength: capLen, Length: wire}
+	for _, t := range *taps {
+		t.fn(data, ci)
+	}
 }
 
 // ErrLinkType is returned by New for a link type the probe cannot decode.
@@ -138,6 +199,9 @@ func (p *Probe) ID() uint32 { return p.opts.ID }
 
 // Source is the reports' source column (the interface or file name).
 func (p *Probe) Source() string { return p.opts.Source }
+
+// LinkType is the link layer of the probe's packets (for a pcap of them).
+func (p *Probe) LinkType() layers.LinkType { return p.in.LinkType() }
 
 // Counters returns the probe's counters, at most a moment old. It may be
 // called from any goroutine; it calls the Input's Drops when it has one.
@@ -187,6 +251,7 @@ func (p *Probe) Run(ctx context.Context) error {
 
 func (p *Probe) runFile(ctx context.Context) error {
 	pl := p.pl
+	published := time.Now()
 	for n := 1; ; n++ {
 		data, ci, err := p.in.ReadPacket()
 		if err != nil {
@@ -195,9 +260,13 @@ func (p *Probe) runFile(ctx context.Context) error {
 			}
 			return err
 		}
+		p.tapped(data, ci.Timestamp.UnixNano(), len(data), ci.Length)
 		pl.packet(data, ci.Timestamp.UnixNano(), ci.Length)
-		if n%publishEvery == 0 {
+		// Publish every publishEvery packets, and at least every second
+		// for a slow replay (the clock is read every 64 packets only).
+		if n%publishEvery == 0 || n%64 == 0 && time.Since(published) >= time.Second {
 			p.publish()
+			published = time.Now()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -314,6 +383,7 @@ func (p *Probe) runLive(ctx context.Context) error {
 			default:
 			}
 			for _, k := range b.pkts {
+				p.tapped(b.buf[k.off:k.off+k.n], k.ts, k.n, k.wire)
 				pl.packet(b.buf[k.off:k.off+k.n], k.ts, k.wire)
 				if n++; n%publishEvery == 0 {
 					p.publish()

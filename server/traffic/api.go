@@ -13,12 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"edgestat/probe"
+	"edgestat/server/probes"
 )
 
 // ErrorCode is MMT-Operator's code for a bad request.
@@ -27,45 +27,23 @@ const ErrorCode = 1102
 // MaxBody bounds a POST /traffic/reports body.
 const MaxBody = 8 << 20
 
-// A ProbeSource is a running probe, for /traffic/status.
-type ProbeSource interface {
-	ID() uint32
-	Source() string
-	Counters() probe.Counters
-}
-
 // Service serves the traffic API over a Store and a Hub.
 type Service struct {
-	store *Store
-	hub   *Hub
-	log   *slog.Logger
-
-	mu     sync.Mutex
-	probes []*probeEntry
+	store  *Store
+	hub    *Hub
+	probes *probes.Registry
+	log    *slog.Logger
 }
 
-type probeEntry struct {
-	p        ProbeSource
-	kind     string
-	prev     probe.Counters
-	prevAt   time.Time
-	pps, bps float64
-}
-
-// NewService serves st and hub.
-func NewService(st *Store, hub *Hub, log *slog.Logger) *Service {
+// NewService serves st and hub; /traffic/status lists the probes of reg.
+func NewService(st *Store, hub *Hub, reg *probes.Registry, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, hub: hub, log: log}
-}
-
-// AddProbe lists a probe in /traffic/status; kind says what it reads
-// (capture, replay, emulator).
-func (sv *Service) AddProbe(p ProbeSource, kind string) {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	sv.probes = append(sv.probes, &probeEntry{p: p, kind: kind, prev: p.Counters(), prevAt: time.Now()})
+	if reg == nil {
+		reg = probes.New()
+	}
+	return &Service{store: st, hub: hub, probes: reg, log: log}
 }
 
 // Routes adds the traffic API to r.
@@ -455,58 +433,6 @@ func (sv *Service) series(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	}{windowOf(q, res), path, probe.PathName(path), points})
 }
 
-// ProbeStatus is one probe in /traffic/status.
-type ProbeStatus struct {
-	ID            uint32  `json:"id"`
-	Source        string  `json:"source"`
-	Kind          string  `json:"kind"`
-	Packets       uint64  `json:"packets"`
-	Bytes         uint64  `json:"bytes"`
-	PPS           float64 `json:"pps"` // since the previous look, at least a second ago
-	BPS           float64 `json:"bps"` // bits per second
-	Drops         uint64  `json:"drops"`
-	DecodeErrors  uint64  `json:"decode_errors"`
-	FlowsActive   uint64  `json:"flows_active"`
-	FlowsTotal    uint64  `json:"flows_total"`
-	FlowsEvicted  uint64  `json:"flows_evicted"`
-	Paths         uint64  `json:"paths"`
-	PathsOverflow uint64  `json:"paths_overflow"`
-	Hosts         uint64  `json:"hosts"`
-	HostsEvicted  uint64  `json:"hosts_evicted"`
-	PacketTime    int64   `json:"packet_time"` // ms, the latest packet's time
-}
-
-// ProbeStatuses samples every probe; rates are over the time since the
-// previous sample when that is at least a second.
-func (sv *Service) ProbeStatuses() []ProbeStatus {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
-	now := time.Now()
-	out := make([]ProbeStatus, 0, len(sv.probes))
-	for _, e := range sv.probes {
-		c := e.p.Counters()
-		if dt := now.Sub(e.prevAt).Seconds(); dt >= 1 {
-			e.pps = float64(c.Packets-e.prev.Packets) / dt
-			e.bps = 8 * float64(c.Bytes-e.prev.Bytes) / dt
-			e.prev, e.prevAt = c, now
-		}
-		var decodeErrs uint64
-		for _, n := range c.DecodeErrors {
-			decodeErrs += n
-		}
-		st := ProbeStatus{
-			ID: e.p.ID(), Source: e.p.Source(), Kind: e.kind, Packets: c.Packets, Bytes: c.Bytes, PPS: e.pps, BPS: e.bps,
-			Drops: c.Drops, DecodeErrors: decodeErrs, FlowsActive: c.FlowsActive, FlowsTotal: c.FlowsTotal,
-			FlowsEvicted: c.FlowsEvicted, Paths: c.Paths, PathsOverflow: c.PathsOverflow, Hosts: c.Hosts, HostsEvicted: c.HostsEvicted,
-		}
-		if !c.PacketTime.IsZero() {
-			st.PacketTime = c.PacketTime.UnixMilli()
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
 // status is GET /traffic/status: the probes, the store and the live hub.
 func (sv *Service) status(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	wear := sv.store.st.Wear()
@@ -533,8 +459,8 @@ func (sv *Service) status(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		}{sv.hub.Stats(), l, s}
 	}
 	writeJSON(w, r, http.StatusOK, struct {
-		Probes []ProbeStatus `json:"probes"`
-		Store  storeStatus   `json:"store"`
-		Live   any           `json:"live"`
-	}{sv.ProbeStatuses(), storeStatus{sv.store.Counters(), used, file, sv.store.cfg.MaxDBBytes, wear.Today, wear.SinceStart}, live})
+		Probes []probes.Status `json:"probes"`
+		Store  storeStatus     `json:"store"`
+		Live   any             `json:"live"`
+	}{sv.probes.List(), storeStatus{sv.store.Counters(), used, file, sv.store.cfg.MaxDBBytes, wear.Today, wear.SinceStart}, live})
 }

@@ -99,7 +99,7 @@ func newAPI(t *testing.T, cfg Config) (*Store, string) {
 	hub := NewHub(HubConfig{})
 	s.cfg.Publisher = hub
 	r := httprouter.New()
-	NewService(s, hub, nil).Routes(r)
+	NewService(s, hub, nil, nil).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	t.Cleanup(hub.Close)
