@@ -447,6 +447,12 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 		return nil, fmt.Errorf("operator: record session: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
+	// Stopping a session closes its stream at once: a blocking stream
+	// waiting for a stuck reader would otherwise hold the stop for its
+	// stall timeout.
+	// The session's goroutine cancels runCtx when it ends, which releases
+	// this (Close after End does nothing).
+	context.AfterFunc(runCtx, s.stream.Close)
 	s.cancel = cancel
 	m.sessions[s.ID] = s
 	m.wg.Add(1)
@@ -531,6 +537,7 @@ func (s *Session) setState(state string) {
 func (s *Session) runEmulator(ctx context.Context, p *probe.Probe) {
 	defer s.m.wg.Done()
 	defer close(s.done)
+	defer s.cancel()
 	wait, cancel := context.WithTimeout(ctx, s.m.cfg.StartTimeout)
 	connected := s.stream.WaitClient(wait)
 	cancel()
@@ -559,6 +566,7 @@ func (s *Session) runEmulator(ctx context.Context, p *probe.Probe) {
 func (s *Session) runTap(ctx context.Context, src probes.Source) {
 	defer s.m.wg.Done()
 	defer close(s.done)
+	defer s.cancel()
 	full := make(chan struct{})
 	var once sync.Once
 	// As for an emulator: the first client gets the session's packets
