@@ -63,9 +63,9 @@ type config struct {
 
 // sessionConfig is what the operator session flags set.
 type sessionConfig struct {
-	addr                      string
-	max, maxCount, segPackets int
-	segAge, grace, retention  time.Duration
+	addr                              string
+	max, maxCount, segPackets, maxCPU int
+	segAge, grace, retention          time.Duration
 }
 
 // trafficConfig is what the traffic store flags set.
@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sessions, err := operator.New(ctx, operator.Config{
 		Dir: filepath.Join(cfg.data, "sessions"), StreamHost: cfg.sessions.addr, MaxSessions: cfg.sessions.max,
 		MaxCount: cfg.sessions.maxCount, SegmentPackets: cfg.sessions.segPackets, SegmentAge: cfg.sessions.segAge,
-		Grace: cfg.sessions.grace, Retention: cfg.sessions.retention, Sink: sink, Probes: reg, DB: st.DB(), Wear: st.Wear,
+		Grace: cfg.sessions.grace, Retention: cfg.sessions.retention, MaxCPU: maxCPU(cfg.sessions.maxCPU), Sink: sink, Probes: reg, DB: st.DB(), Wear: st.Wear,
 		Log: log,
 	})
 	if err != nil {
@@ -213,6 +213,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopStore()
 	<-storeDone
 	return nil
+}
+
+// maxCPU turns --session-max-cpu into the Manager's share, 0 into never.
+func maxCPU(percent int) float64 {
+	if percent <= 0 {
+		return 2
+	}
+	return float64(percent) / 100
 }
 
 // greet tells a new user where to point a browser and telnet.
@@ -279,7 +287,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
-	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
+	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCPU: 95, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
 	cfg.traffic = trafficConfig{flushRows: 20000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
@@ -307,6 +315,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*intValue)(&cfg.traffic.maxDBMB), "max-db-mb", "", "256", "bound of the database in MB, kept by pruning the oldest reports first; 0 = none")
 	add((*stringValue)(&cfg.sessions.addr), "session-addr", "", "127.0.0.1", "address the streams of operator sessions listen on (0.0.0.0: the LAN)")
 	add((*intValue)(&cfg.sessions.max), "max-sessions", "", "16", "operator sessions running at once (each holds a stream port)")
+	add((*intValue)(&cfg.sessions.maxCPU), "session-max-cpu", "", "95", "refuse new sessions while the CPUs are busier than this percentage; 0 = never")
 	add((*intValue)(&cfg.sessions.maxCount), "max-count", "", "10000000", "largest packet count of a session")
 	add((*intValue)(&cfg.sessions.segPackets), "segment-packets", "", "10000", "a session's pcap segment closes at this many packets")
 	add((*durationValue)(&cfg.sessions.segAge), "segment-seconds", "", "10s", "or when it is this old")
@@ -351,6 +360,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.sessions.max < 1 || cfg.sessions.maxCount < 1 || cfg.sessions.segPackets < 1 || cfg.sessions.segAge < time.Second || cfg.sessions.grace < 0 || cfg.sessions.retention < 0 {
 		return cfg, errors.New("--max-sessions, --max-count and --segment-packets must be 1 or more, --segment-seconds at least 1s, --session-grace and --session-retention 0 or more")
+	}
+	if cfg.sessions.maxCPU < 0 || cfg.sessions.maxCPU > 100 {
+		return cfg, fmt.Errorf("--session-max-cpu %d: want a percentage, 0 to 100", cfg.sessions.maxCPU)
 	}
 	if net.ParseIP(cfg.sessions.addr) == nil {
 		return cfg, fmt.Errorf("--session-addr %q: want an IP address", cfg.sessions.addr)

@@ -36,7 +36,7 @@ func postSession(t *testing.T, base, body string) map[string]any {
 // packets go through a probe of its own, so its reports are in
 // /traffic/data under its probe id.
 func TestSessionTrafficIsStored(t *testing.T) {
-	addr, _, _, _ := startApp(t, []string{"--stats-period", "1s"}, nil)
+	addr, _, _, _ := startApp(t, []string{"--stats-period", "1s", "--session-max-cpu", "0"}, nil)
 	base := "http://" + addr
 	s := postSession(t, base, `{"count": 5000, "plain_stream": true}`)
 	c, err := net.Dial("tcp", strings.TrimPrefix(s["location"].(string), "tcp://"))
@@ -92,7 +92,8 @@ func TestRestartAbortsSessions(t *testing.T) {
 		t.Skip("starts the program twice")
 	}
 	dir := filepath.Join(t.TempDir(), "data")
-	c := startChild(t, "--data", dir)
+	args := []string{"--data", dir, "--session-max-cpu", "0"} // the tests beside keep the CPUs busy
+	c := startChild(t, args...)
 	var ids []string
 	for _, body := range []string{`{"count": 10000000, "plain_stream": false}`, `{"count": 1000, "plain_stream": true}`} {
 		ids = append(ids, postSession(t, c.base, body)["session_id"].(string))
@@ -123,7 +124,7 @@ func TestRestartAbortsSessions(t *testing.T) {
 	}
 	c.kill()
 
-	c = startChild(t, "--data", dir)
+	c = startChild(t, args...)
 	if left, _ := os.ReadDir(filepath.Join(dir, "sessions")); len(left) != 0 {
 		t.Fatalf("files left after the restart: %v", left)
 	}

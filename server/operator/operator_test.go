@@ -58,6 +58,9 @@ func newEnv(t *testing.T, cfg Config) *env {
 	if cfg.Probes == nil {
 		cfg.Probes = probes.New()
 	}
+	if cfg.MaxCPU == 0 {
+		cfg.MaxCPU = 2 // never refuse for CPU: the tests run beside others
+	}
 	cfg.Dir, cfg.DB, cfg.Wear = filepath.Join(dir, "data", "sessions"), st.DB(), st.Wear
 	m, err := New(context.Background(), cfg)
 	if err != nil {
@@ -499,4 +502,34 @@ func listFDs() []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// TestAdmissionReasons: each host limit refuses a session with its reason
+// and starts nothing.
+func TestAdmissionReasons(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		body string
+		want string
+	}{
+		{Config{MaxCPU: 1e-9}, `{"count": 10, "plain_stream": true}`, "CPUs are"},
+		{Config{MinMemory: 1 << 62}, `{"count": 10, "plain_stream": true}`, "of memory available"},
+		{Config{MinDisk: 1 << 62}, `{"count": 10, "plain_stream": false}`, "MiB free in"},
+		{Config{MaxSessions: 1}, `{"count": 10, "plain_stream": true}`, "1 sessions run"},
+	} {
+		e := newEnv(t, c.cfg)
+		if c.cfg.MaxSessions == 1 {
+			e.start(t, c.body)
+		}
+		status, b := e.post(t, c.body)
+		if status != http.StatusServiceUnavailable || !strings.Contains(string(b), c.want) {
+			t.Errorf("%+v: %d %s, want 503 about %q", c.cfg, status, b, c.want)
+		}
+		if want := map[bool]int{true: 1, false: 0}[c.cfg.MaxSessions == 1]; len(e.m.List()) != want {
+			t.Errorf("%+v: %d sessions", c.cfg, len(e.m.List()))
+		}
+	}
+	// Disk space is no reason to refuse a plain stream, which writes nothing.
+	e := newEnv(t, Config{MinDisk: 1 << 62})
+	e.start(t, `{"count": 10, "plain_stream": true}`)
 }

@@ -43,7 +43,7 @@ type Config struct {
 	StartTimeout   time.Duration // an emulator waits this long for its first stream client; default 30s
 	Grace          time.Duration // a finished session is listed this long; default 5m
 	Retention      time.Duration // its segment files are kept this long; default 1h
-	MaxCPU         float64       // refuse sessions while the CPUs are busier; default 0.95
+	MaxCPU         float64       // refuse sessions while the CPUs are busier; default 0.95, over 1: never
 	MinMemory      uint64        // ... or while less memory is available; default 32 MiB
 	MinDisk        uint64        // ... or while less disk is free in Dir; default 64 MiB
 	FirstProbeID   uint32        // session probes' ids count up from here; default 1000
