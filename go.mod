@@ -6,6 +6,7 @@ require (
 	github.com/gobwas/ws v1.5.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/julienschmidt/httprouter v1.3.0
+	golang.org/x/crypto v0.51.0
 	golang.org/x/net v0.55.0
 	golang.org/x/sys v0.49.0
 	modernc.org/sqlite v1.61.0

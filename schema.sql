@@ -2,7 +2,7 @@
 -- every statement must be idempotent. Raise the version below with every
 -- change; the store records it in schema_version and refuses a database
 -- written by a newer schema.
--- schema_version: 3
+-- schema_version: 4
 
 CREATE TABLE IF NOT EXISTS schema_version (
 	version    INTEGER PRIMARY KEY,
@@ -203,3 +203,14 @@ CREATE TABLE IF NOT EXISTS sessions (
 	files_deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sessions_state ON sessions (state);
+
+-- SSH host keys of monitored hosts (server/sshmon), pinned on first use:
+-- a host that later shows another key is refused until a user accepts the
+-- new key deliberately.
+CREATE TABLE IF NOT EXISTS ssh_host_keys (
+	host        TEXT PRIMARY KEY, -- host:port as dialed
+	key_type    TEXT NOT NULL,    -- ssh-ed25519, ecdsa-sha2-nistp256, ...
+	key         BLOB NOT NULL,    -- the public key in SSH wire format
+	fingerprint TEXT NOT NULL,    -- SHA256:... as ssh-keygen -l prints it
+	first_seen  INTEGER NOT NULL  -- ms
+) WITHOUT ROWID;
