@@ -18,9 +18,13 @@ const (
 	maxSources = 1024
 	maxPaths   = 65536
 	maxHosts   = 65536
-	// flow keys live in the database; the writer remembers about this many
-	// recent ones, and the query side caches this many by id.
-	flowKeyCache = 32768
+	// Flow keys live in the database. The writer remembers the ids of
+	// about flowKeyCache recent ones by a 64-bit hash of the key (20 bytes
+	// each, where the keys themselves take 200: the appliance idles under
+	// 20 MB); a key it forgot is stored again under a new id, which costs
+	// flash. The query side caches flowByIDCache keys by id.
+	flowKeyCache  = 32768
+	flowByIDCache = 4096
 )
 
 // errTooMany reports a full key table.
@@ -38,9 +42,11 @@ type keys struct {
 	pathByID   map[uint32]pathKey
 	hosts      map[hostKey]uint32
 	hostByID   map[uint32]hostKey
-	// Recent flow keys in two generations: a key seen in either is reused,
-	// and when the young one fills, the old one is dropped.
-	flows, oldFlows map[flowKey]uint32
+	// Recent flow keys (by hash) in two generations: a key seen in either
+	// is reused, and when the young one fills, the old one is dropped. Two
+	// keys with one 64-bit hash would share an id: about one chance in 10^10
+	// with a million keys.
+	flows, oldFlows map[uint64]uint32
 	flowByID        map[uint32]flowKey // a cache
 
 	nextSource, nextPath, nextHost, nextFlow uint32
@@ -53,7 +59,7 @@ func newKeys() *keys {
 		sources: map[sourceKey]uint32{}, sourceByID: map[uint32]sourceKey{},
 		paths: map[pathKey]uint32{}, pathByID: map[uint32]pathKey{},
 		hosts: map[hostKey]uint32{}, hostByID: map[uint32]hostKey{},
-		flows: map[flowKey]uint32{}, oldFlows: map[flowKey]uint32{}, flowByID: map[uint32]flowKey{},
+		flows: map[uint64]uint32{}, oldFlows: map[uint64]uint32{}, flowByID: map[uint32]flowKey{},
 		nextSource: 1, nextPath: 1, nextHost: 1, nextFlow: 1,
 	}
 }
@@ -263,22 +269,23 @@ func scanFlowKey(sc interface{ Scan(...any) error }, id *uint32) (flowKey, error
 
 func (k *keys) cacheFlow(fk flowKey, id uint32) {
 	if len(k.flows) >= flowKeyCache/2 {
-		k.oldFlows, k.flows = k.flows, make(map[flowKey]uint32, flowKeyCache/2)
+		k.oldFlows, k.flows = k.flows, make(map[uint64]uint32, flowKeyCache/2)
 	}
-	if len(k.flowByID) >= flowKeyCache {
+	if len(k.flowByID) >= flowByIDCache {
 		clear(k.flowByID)
 	}
-	k.flows[fk], k.flowByID[id] = id, fk
+	k.flows[fk.hash()], k.flowByID[id] = id, fk
 }
 
 // flow returns the id of a flow key the writer saw recently, or stores the
 // key under a new id: no lookup in the database, whose index would be
 // written at random on every new key.
 func (k *keys) flow(ctx context.Context, tx *sql.Tx, fk flowKey, created int64) (uint32, error) {
+	h := fk.hash()
 	k.mu.RLock()
-	id, ok := k.flows[fk]
+	id, ok := k.flows[h]
 	if !ok {
-		id, ok = k.oldFlows[fk]
+		id, ok = k.oldFlows[h]
 	}
 	k.mu.RUnlock()
 	if ok {
@@ -294,7 +301,7 @@ func (k *keys) flow(ctx context.Context, tx *sql.Tx, fk flowKey, created int64) 
 	k.mu.Lock()
 	k.nextFlow++
 	k.cacheFlow(fk, id)
-	k.added = append(k.added, func() { delete(k.flows, fk); delete(k.flowByID, id); k.nextFlow = min(k.nextFlow, id) })
+	k.added = append(k.added, func() { delete(k.flows, h); delete(k.flowByID, id); k.nextFlow = min(k.nextFlow, id) })
 	k.mu.Unlock()
 	return id, nil
 }

@@ -103,6 +103,38 @@ func (k *flowKey) fill(r *probe.FlowRow) {
 	r.DeviceOS, r.ServerName, r.CDN = k.deviceOS, k.serverName, k.cdn
 }
 
+// hash is FNV-1a over the key's fields, for the writer's memory of recent
+// flow keys.
+func (k *flowKey) hash() uint64 {
+	h := uint64(14695981039346656037)
+	b := func(c byte) { h = (h ^ uint64(c)) * 1099511628211 }
+	str := func(s string) {
+		for i := 0; i < len(s); i++ {
+			b(s[i])
+		}
+		b(0xff) // a separator: "ab"+"c" is not "a"+"bc"
+	}
+	for _, v := range []uint64{uint64(k.format)<<24 | uint64(k.ipVersion)<<16 | uint64(k.transport)<<8 | uint64(k.cdn),
+		uint64(k.serverPort)<<16 | uint64(k.appFamily)<<8 | uint64(k.contentClass), uint64(k.app)} {
+		for i := 0; i < 8; i++ {
+			b(byte(v >> (8 * i)))
+		}
+	}
+	for _, a := range []netip.Addr{k.server, k.client} {
+		for _, c := range a.As16() {
+			b(c)
+		}
+		b(byte(a.BitLen()))
+	}
+	str(k.path)
+	str(k.hostname)
+	str(k.mime)
+	str(k.referer)
+	str(k.deviceOS)
+	str(k.serverName)
+	return h
+}
+
 // An aggKey is one rollup row: a bucket, a source and an interned key.
 type aggKey struct {
 	bucket int64
