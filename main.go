@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"edgestat/server/operator"
 	probesreg "edgestat/server/probes"
 	"edgestat/server/rtstat"
+	"edgestat/server/sshmon"
 	"edgestat/server/store"
 	"edgestat/server/traffic"
 	"edgestat/ui"
@@ -59,6 +61,8 @@ type config struct {
 	probe                                                            probeConfig
 	traffic                                                          trafficConfig
 	sessions                                                         sessionConfig
+	monitorInterval                                                  time.Duration
+	maxMonitorTargets                                                int
 }
 
 // sessionConfig is what the operator session flags set.
@@ -170,6 +174,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	trafficAPI.Routes(srv.Router())
 	operator.NewAPI(sessions).Routes(srv.Router())
+	knownHosts := sshmon.NewKnownHosts(st.DB())
+	monitor := sshmon.NewRPC(sshmon.NewMonitor(sshmon.MonitorConfig{
+		Interval: cfg.monitorInterval, MaxTargets: cfg.maxMonitorTargets, Log: log,
+		Pool: sshmon.NewPool(sshmon.PoolConfig{KnownHosts: knownHosts, Log: log}),
+	}), sshmon.RPCConfig{Log: log})
+	sshmon.HostKeyRoutes(srv.Router(), knownHosts)
+	srv.Router().Handler(http.MethodGet, "/monitor", monitor)
 	if err := srv.Listen(); err != nil {
 		for _, in := range ins {
 			in.Close()
@@ -195,6 +206,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { defer close(hubDone); hub.Run(svcCtx) }()
 	janitorDone := make(chan struct{})
 	go func() { defer close(janitorDone); sessions.Run(svcCtx) }()
+	monitorDone := make(chan struct{})
+	go func() { defer close(monitorDone); monitor.Run(svcCtx) }()
 	srv.Serve(ctx) // returns when ctx ends
 
 	log.Info("shutting down")
@@ -209,6 +222,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	<-done
 	<-hubDone
 	<-janitorDone // sessions stopped: their probes' last reports are in the store
+	<-monitorDone
 	probesDone.Wait()
 	stopStore()
 	<-storeDone
@@ -288,6 +302,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.pluginTimeout = 2 * time.Second
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
 	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCPU: 95, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
+	cfg.monitorInterval, cfg.maxMonitorTargets = time.Second, 256
 	cfg.traffic = trafficConfig{flushRows: 20000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
@@ -321,6 +336,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*durationValue)(&cfg.sessions.segAge), "segment-seconds", "", "10s", "or when it is this old")
 	add((*durationValue)(&cfg.sessions.grace), "session-grace", "", "5m", "an ended session stays listed this long")
 	add((*durationValue)(&cfg.sessions.retention), "session-retention", "", "1h", "an ended session's segment files are kept this long")
+	add((*durationValue)(&cfg.monitorInterval), "monitor-interval", "", "1s", "how often /monitor reads each SSH-monitored host")
+	add((*intValue)(&cfg.maxMonitorTargets), "max-monitor-targets", "", "256", "hosts /monitor watches at once")
 	add((*stringValue)(&cfg.procRoot), "proc-root", "", "/", "root under which /proc and /sys are read")
 	add((*stringValue)(&cfg.uiDir), "ui-dir", "", "", "serve the web UI from this directory instead of the binary (development)")
 	add((*stringValue)(&cfg.logLevel), "log-level", "", "info", "debug, info, warn or error")
@@ -360,6 +377,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.sessions.max < 1 || cfg.sessions.maxCount < 1 || cfg.sessions.segPackets < 1 || cfg.sessions.segAge < time.Second || cfg.sessions.grace < 0 || cfg.sessions.retention < 0 {
 		return cfg, errors.New("--max-sessions, --max-count and --segment-packets must be 1 or more, --segment-seconds at least 1s, --session-grace and --session-retention 0 or more")
+	}
+	if cfg.monitorInterval < 100*time.Millisecond || cfg.maxMonitorTargets < 1 {
+		return cfg, errors.New("--monitor-interval must be at least 100ms, --max-monitor-targets 1 or more")
 	}
 	if cfg.sessions.maxCPU < 0 || cfg.sessions.maxCPU > 100 {
 		return cfg, fmt.Errorf("--session-max-cpu %d: want a percentage, 0 to 100", cfg.sessions.maxCPU)

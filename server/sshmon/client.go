@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -265,4 +268,55 @@ func (c *Conn) Run(ctx context.Context, command string) ([]byte, error) {
 	}
 	// A non-zero exit (a file that a `cat` did not find) still printed the rest.
 	return b, nil
+}
+
+// PinnedKey is one row of ssh_host_keys.
+type PinnedKey struct {
+	Host        string `json:"host"`
+	KeyType     string `json:"key_type"`
+	Fingerprint string `json:"fingerprint"`
+	FirstSeen   int64  `json:"first_seen"` // ms
+}
+
+// List returns the pinned host keys.
+func (k *KnownHosts) List() ([]PinnedKey, error) {
+	rows, err := k.db.Query(`SELECT host, key_type, fingerprint, first_seen FROM ssh_host_keys ORDER BY host`)
+	if err != nil {
+		return nil, fmt.Errorf("sshmon: list host keys: %w", err)
+	}
+	defer rows.Close()
+	out := []PinnedKey{}
+	for rows.Next() {
+		var p PinnedKey
+		if err := rows.Scan(&p.Host, &p.KeyType, &p.Fingerprint, &p.FirstSeen); err != nil {
+			return nil, fmt.Errorf("sshmon: list host keys: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// HostKeyRoutes serves GET /monitor/hostkeys (the pinned keys) and
+// DELETE /monitor/hostkeys/HOST:PORT (accept the key the host shows next).
+func HostKeyRoutes(r *httprouter.Router, k *KnownHosts) {
+	r.GET("/monitor/hostkeys", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		keys, err := k.List()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(keys)
+	})
+	r.DELETE("/monitor/hostkeys/:host", func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
+		ok, err := k.Forget(ps.ByName("host"))
+		switch {
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		case !ok:
+			http.Error(w, "no key pinned for "+ps.ByName("host"), http.StatusNotFound)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
 }

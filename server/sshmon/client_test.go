@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
 	"golang.org/x/crypto/ssh"
 
 	"edgestat/server/store"
@@ -114,9 +117,20 @@ func TestHostKeyPinned(t *testing.T) {
 	if !errors.Is(err, ErrHostKeyChanged) || !strings.Contains(err.Error(), "SHA256:") {
 		t.Fatalf("changed key: %v", err)
 	}
-	if ok, err := kh.Forget(addr); !ok || err != nil {
-		t.Fatalf("Forget: %v %v", ok, err)
+	// Accepting the new key deliberately, over HTTP.
+	if keys, err := kh.List(); err != nil || len(keys) != 1 || keys[0].Host != addr || !strings.HasPrefix(keys[0].Fingerprint, "SHA256:") {
+		t.Fatalf("List = %+v, %v", keys, err)
 	}
+	r := httprouter.New()
+	HostKeyRoutes(r, kh)
+	hs := httptest.NewServer(r)
+	defer hs.Close()
+	req, _ := http.NewRequest(http.MethodDelete, hs.URL+"/monitor/hostkeys/"+addr, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	c, err = p.Acquire(context.Background(), target(srv2))
 	if err != nil {
 		t.Fatalf("after accepting the new key: %v", err)
