@@ -175,11 +175,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	trafficAPI.Routes(srv.Router())
 	operator.NewAPI(sessions).Routes(srv.Router())
 	knownHosts := sshmon.NewKnownHosts(st.DB())
+	savedHosts, err := sshmon.OpenHosts(st.DB(), cfg.data)
+	if err != nil {
+		for _, in := range ins {
+			in.Close()
+		}
+		return err
+	}
 	monitor := sshmon.NewRPC(sshmon.NewMonitor(sshmon.MonitorConfig{
 		Interval: cfg.monitorInterval, MaxTargets: cfg.maxMonitorTargets, Log: log,
 		Pool: sshmon.NewPool(sshmon.PoolConfig{KnownHosts: knownHosts, Log: log}),
-	}), sshmon.RPCConfig{Log: log})
+	}), sshmon.RPCConfig{Hosts: savedHosts, Log: log})
 	sshmon.HostKeyRoutes(srv.Router(), knownHosts)
+	sshmon.HostsRoutes(srv.Router(), savedHosts)
 	srv.Router().Handler(http.MethodGet, "/monitor", monitor)
 	if err := srv.Listen(); err != nil {
 		for _, in := range ins {

@@ -2,7 +2,7 @@
 -- every statement must be idempotent. Raise the version below with every
 -- change; the store records it in schema_version and refuses a database
 -- written by a newer schema.
--- schema_version: 4
+-- schema_version: 5
 
 CREATE TABLE IF NOT EXISTS schema_version (
 	version    INTEGER PRIMARY KEY,
@@ -214,3 +214,17 @@ CREATE TABLE IF NOT EXISTS ssh_host_keys (
 	fingerprint TEXT NOT NULL,    -- SHA256:... as ssh-keygen -l prints it
 	first_seen  INTEGER NOT NULL  -- ms
 ) WITHOUT ROWID;
+
+-- Saved SSH hosts for the UI (server/sshmon). secret is the password and
+-- the private key, sealed with AES-256-GCM under the key in DATA/secret.key
+-- (0600), bound to user@host:port: never stored in clear text.
+CREATE TABLE IF NOT EXISTS ssh_hosts (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL,
+	host    TEXT NOT NULL,
+	port    INTEGER NOT NULL,
+	user    TEXT NOT NULL,
+	secret  BLOB NOT NULL,
+	created INTEGER NOT NULL, -- ms
+	UNIQUE (user, host, port)
+);

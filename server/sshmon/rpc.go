@@ -41,7 +41,8 @@ const maxTargetsPerCall = 256
 // ParseRPC reads a /monitor request: {"id": ..., "method":
 // "ssh.start_monitor" or "ssh.stop_monitor", "params": [{"host": ...,
 // "port": 22, "user": ..., "passwd": ..., "key": "PEM"}]}. A port left
-// out is 22. The error carries the id whenever the id could be read.
+// out is 22; a start without passwd and key uses the saved host's. The
+// error carries the id whenever the id could be read.
 func ParseRPC(msg []byte) (RPCRequest, error) {
 	var req RPCRequest
 	req.ID = json.RawMessage("null")
@@ -110,9 +111,7 @@ func ParseRPC(msg []byte) (RPCRequest, error) {
 			if p.Key != nil {
 				t.Key = []byte(*p.Key)
 			}
-			if t.Password == "" && len(t.Key) == 0 {
-				return fail("params[%d].passwd: missing (or give a private key in key)", i)
-			}
+			// Without either, the saved host of this user@host:port is used.
 		}
 		req.Targets = append(req.Targets, t)
 	}
@@ -126,6 +125,7 @@ func validID(id json.RawMessage) bool {
 
 // RPCConfig configures the /monitor endpoint.
 type RPCConfig struct {
+	Hosts        *Hosts        // saved hosts: their secrets complete targets given without one
 	MaxClients   int           // default 64
 	QueueLen     int           // messages waiting per client; default 1024
 	WriteWait    time.Duration // default 10s
@@ -262,6 +262,21 @@ func (r *RPC) handle(c *rpcClient, msg []byte) {
 	for _, t := range req.Targets {
 		switch req.Method {
 		case "ssh.start_monitor":
+			if t.Password == "" && len(t.Key) == 0 {
+				found := false
+				var err error
+				if r.cfg.Hosts != nil {
+					found, err = r.cfg.Hosts.Fill(&t)
+				}
+				if err != nil || !found {
+					msg := "passwd: missing, and no saved host for it"
+					if err != nil {
+						msg = err.Error()
+					}
+					fails = append(fails, t.SSHKey()+": "+msg)
+					continue
+				}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := r.m.Start(ctx, t, c)
 			cancel()
