@@ -297,6 +297,9 @@ func (s *server) serve(nc *idleConn) {
 	}
 }
 
+// told counts the failed commands told on stderr (the first 10).
+var told atomic.Int64
+
 // session serves one channel: its first "exec" runs, other requests
 // (pty-req, env, shell...) are refused.
 func (s *server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
@@ -320,15 +323,22 @@ func (s *server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 		cmd.WaitDelay = time.Second // a grandchild holding the pipes open
 		code := 0
+		began := time.Now()
 		if err := cmd.Run(); err != nil {
-			s.execErrs.Add(1)
 			code = 255
 			var ee *exec.ExitError
 			if errors.As(err, &ee) && ee.ExitCode() >= 0 {
 				code = ee.ExitCode()
 			}
-			if ctx.Err() != nil {
-				s.timeouts.Add(1)
+			if s.ctx.Err() == nil { // not killed because we are exiting
+				s.execErrs.Add(1)
+				if ctx.Err() != nil {
+					s.timeouts.Add(1)
+				}
+				if told.Add(1) <= 10 {
+					fmt.Fprintf(os.Stderr, "sshhosts: %s: exec after %v: %v\n",
+						s.ln.Addr(), time.Since(began).Round(time.Millisecond), err)
+				}
 			}
 		}
 		cancel()

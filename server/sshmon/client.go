@@ -3,6 +3,8 @@ package sshmon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -103,8 +105,21 @@ type Pool struct {
 type Conn struct {
 	p      *Pool
 	key    string
+	creds  [32]byte // SHA-256 of the credentials that opened it
 	client *ssh.Client
 	refs   int
+}
+
+// credsOf hashes a target's secrets, so that a later watcher of the same
+// user@host:port shares the connection only with the same secrets.
+func credsOf(t Target) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(t.Password))
+	h.Write([]byte{0})
+	h.Write(t.Key)
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // NewPool returns a Pool.
@@ -135,11 +150,13 @@ func (p *Pool) Dials() uint64 {
 }
 
 // Acquire returns the target's connection, dialing it when there is none.
-// Release it when done.
+// A watcher of a host already connected shares its connection only when
+// it gives the same secrets; other secrets must log in once on their own
+// first (the host decides, not the first watcher). Release it when done.
 func (p *Pool) Acquire(ctx context.Context, t Target) (*Conn, error) {
-	key := t.SSHKey()
+	key, creds := t.SSHKey(), credsOf(t)
 	p.mu.Lock()
-	if c, ok := p.conns[key]; ok {
+	if c, ok := p.conns[key]; ok && subtle.ConstantTimeCompare(c.creds[:], creds[:]) == 1 {
 		c.refs++
 		p.mu.Unlock()
 		return c, nil
@@ -152,12 +169,12 @@ func (p *Pool) Acquire(ctx context.Context, t Target) (*Conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dials++
-	if c, ok := p.conns[key]; ok { // another dial won the race
+	if c, ok := p.conns[key]; ok { // already connected (or another dial won the race): these secrets work too
 		c.refs++
 		go client.Close()
 		return c, nil
 	}
-	c := &Conn{p: p, key: key, client: client, refs: 1}
+	c := &Conn{p: p, key: key, creds: creds, client: client, refs: 1}
 	p.conns[key] = c
 	return c, nil
 }

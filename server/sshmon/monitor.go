@@ -79,7 +79,8 @@ var ErrTooManyTargets = errors.New("sshmon: too many monitored hosts")
 
 // Start makes sub a watcher of t. The first watcher connects (so that a
 // wrong password or a changed host key is the caller's error); later ones
-// share the connection and get cpu_info at the next tick.
+// share the connection once their secrets are proven (the same as the
+// first's, or a login of their own) and get cpu_info at the next tick.
 func (m *Monitor) Start(ctx context.Context, t Target, sub Subscriber) error {
 	key := t.SSHKey()
 	m.mu.Lock()
@@ -88,11 +89,18 @@ func (m *Monitor) Start(ctx context.Context, t Target, sub Subscriber) error {
 		return errors.New("sshmon: shutting down")
 	}
 	if w, ok := m.watches[key]; ok {
+		m.mu.Unlock()
+		// A new watcher proves its secrets: the pool shares the
+		// connection with the same ones, and logs in once with others.
+		conn, err := m.cfg.Pool.Acquire(ctx, t)
+		if err != nil {
+			return err
+		}
+		conn.Release()
 		w.mu.Lock()
 		w.subs[sub] = true
 		w.cpuInfo = true
 		w.mu.Unlock()
-		m.mu.Unlock()
 		return nil
 	}
 	if len(m.watches) >= m.cfg.MaxTargets {

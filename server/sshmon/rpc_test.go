@@ -264,6 +264,13 @@ func TestMonitorFaults(t *testing.T) {
 	if srv.conns.Load() != 2 { // the wrong password's attempt and the shared one
 		t.Fatalf("%d SSH connections for 20 clients", srv.conns.Load()-1)
 	}
+	// A 21st client with a wrong password does not get the watched host.
+	bad := e.dial(t)
+	bad.send(start("127.0.0.1", port, "not-the-password"))
+	if m := bad.reply(`"s1"`); m.Error == nil || !strings.Contains(*m.Error, "unable to authenticate") {
+		t.Fatalf("a wrong password for a watched host: %v", m.Error)
+	}
+	bad.conn.Close()
 
 	// The server goes away and comes back on the same address and key.
 	srv.Close()
