@@ -281,7 +281,11 @@ func (r *RPC) handle(c *rpcClient, msg []byte) {
 			err := r.m.Start(ctx, t, c)
 			cancel()
 			if err != nil {
-				fails = append(fails, t.SSHKey()+": "+err.Error())
+				msg := err.Error()
+				if !strings.Contains(msg, t.SSHKey()) { // the pool's errors name it already
+					msg = t.SSHKey() + ": " + msg
+				}
+				fails = append(fails, msg)
 			}
 		case "ssh.stop_monitor":
 			if !r.m.Stop(t, c) {
