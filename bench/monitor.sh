@@ -10,13 +10,17 @@
 #   bench/monitor.sh                    # N = 100
 #   N="10 100" WINDOW=30 bench/monitor.sh
 #
-# Settings (environment): N (100; several, space-separated, run one after
-# the other, each with a fresh edgestat and fresh hosts), INTERVAL (1s),
-# WARMUP (10), WINDOW (60), SAMPLE (5), IDLE (10, seconds edgestat is
-# measured before monitoring starts), SSH_ROOT (the fixture tree, default
-# server/sshmon/testdata/x86-server), EDGESTAT_BIN (measure this binary
-# instead of building one), LOG_LEVEL (info), KEEP_WORK=1 (keep logs in the
-# printed work directory).
+# Settings (environment): N (100; at most 256, the targets of one request;
+# several, space-separated, run one after the other, each with a fresh
+# edgestat and fresh hosts), INTERVAL (1s), WARMUP (10), WINDOW (60), SAMPLE
+# (5), IDLE (10, seconds edgestat is measured before monitoring starts),
+# SSH_ROOT (the fixture tree, default server/sshmon/testdata/x86-server),
+# EDGESTAT_BIN (measure this binary instead of building one), LOG_LEVEL
+# (info), KEEP_WORK=1 (keep logs in the printed work directory).
+#
+# sshhosts forks sh, head and df for every host every interval: at N = 100
+# that is most of a core, on the same machine as edgestat. The notes give
+# the machine's busy time and load average so the numbers can be read.
 set -euo pipefail
 
 N=${N:-100}
@@ -103,8 +107,10 @@ for n in $N; do
 	echo "N=$n: monitoring started in $(field "$started" answer_seconds) s, warming up ${WARMUP} s" >&2
 	sleep "$WARMUP"
 
-	# The first mark closes monclient's warm-up window, the second the measured one.
+	# The first mark closes monclient's warm-up window, the second the
+	# measured one; sshhosts's marks give its counts at both ends.
 	kill -USR1 "$mon_pid"
+	kill -USR1 "$hosts_pid"
 	c0=$(cpu_ticks "$SERVER_PID")
 	h0=$(all_ticks "$hosts_pid")
 	m0=$(cpu_ticks "$mon_pid")
@@ -129,21 +135,26 @@ for n in $N; do
 	read -r busy1 total1 < <(machine_ticks)
 	t1=$(now)
 	kill -USR1 "$mon_pid"
+	kill -USR1 "$hosts_pid"
 	rss_end=$(status_kb "$SERVER_PID" VmRSS)
 	hwm=$(status_kb "$SERVER_PID" VmHWM)
 	nthreads=$(threads "$SERVER_PID")
 	load=$(cut -d" " -f1-3 /proc/loadavg)
 	wait_line "$out" '"event":"mark"' 2 10 "$mon_pid"
 	mark=$(grep '"event":"mark"' "$out" | tail -n1)
+	wait_line "$WORK/n$n.sshhosts.err" '"event":"mark"' 2 10 "$hosts_pid"
+	hosts0=$(grep '"event":"mark"' "$WORK/n$n.sshhosts.err" | head -n1)
+	hosts1=$(grep '"event":"mark"' "$WORK/n$n.sshhosts.err" | tail -n1)
+	told=$(grep -h -e '^monclient:' -e '^sshhosts:' "$WORK/n$n.mon.err" "$WORK/n$n.sshhosts.err" || true) # before the shutdown's
 
 	stop "$mon_pid"
 	stop "$SERVER_PID"
 	stop "$hosts_pid"
-	hosts_sum=$(grep '"event":"summary"' "$WORK/n$n.sshhosts.err" || true)
 	errlog=$WORK/n$n.server.err
 
 	cpu=$(cpu_pct "$c0" "$c1" "$t0" "$t1")
-	mem="$(field "$mark" mem_per_host_mean) ($(field "$mark" mem_per_host_min)–$(field "$mark" mem_per_host_max))"
+	mem=$(awk -v a="$(field "$mark" mem_per_host_mean)" -v b="$(field "$mark" mem_per_host_min)" -v c="$(field "$mark" mem_per_host_max)" \
+		'BEGIN {printf "%.2f (%.2f–%.2f)", a, b, c}')
 	rows+=("| $n | $cpu | $(mb "$rss_min") | $(mb "$rss_max") | $mem |")
 	note="- N=$n: ssh.start_monitor answered in $(field "$started" answer_seconds) s;"
 	note+=" before monitoring: edgestat CPU $cpu_idle %, RSS $(mb "$rss_idle") MB;"
@@ -155,13 +166,16 @@ for n in $N; do
 	notes+=("$note")
 	note="  machine: busy $(awk -v b="$((busy1 - busy0))" -v t="$((total1 - total0))" -v n="$(nproc)" 'BEGIN {printf "%.0f", b / t * n * 100}') % of one core over the window"
 	note+=" (of $(nproc)00 %), loadavg at end $load; sshhosts with its shells $(cpu_pct "$h0" "$h1" "$t0" "$t1") %,"
-	note+=" monclient $(cpu_pct "$m0" "$m1" "$t0" "$t1") %; sshhosts: $(sed 's/^{//; s/}$//; s/"//g' <<<"$hosts_sum")"
+	note+=" monclient $(cpu_pct "$m0" "$m1" "$t0" "$t1") %; sshhosts in the window: $(($(field "$hosts1" execs) - $(field "$hosts0" execs))) commands,"
+	note+=" $(($(field "$hosts1" exec_errors) - $(field "$hosts0" exec_errors))) failed, $(($(field "$hosts1" accepted) - $(field "$hosts0" accepted))) connections accepted"
 	notes+=("$note")
 	note="  edgestat log: $(wc -l <"$errlog") lines, $(grep -c 'level=WARN' "$errlog" || true) WARN, $(grep -c 'level=ERROR' "$errlog" || true) ERROR,"
 	note+=" $(grep -c 'host lost' "$errlog" || true) 'host lost'"
 	notes+=("$note")
 	while IFS= read -r line; do notes+=("    $line"); done < <(grep -E 'level=(WARN|ERROR)|host lost' "$errlog" | head -n 5 || true)
-	while IFS= read -r line; do notes+=("    $line"); done < <(grep -h -e '^monclient:' -e '^sshhosts:' "$WORK/n$n.mon.err" "$WORK/n$n.sshhosts.err" || true)
+	if [[ -n $told ]]; then
+		while IFS= read -r line; do notes+=("    $line"); done <<<"$told"
+	fi
 done
 
 echo

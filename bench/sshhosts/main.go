@@ -9,10 +9,15 @@
 // fork) is not counted as edgestat's.
 //
 // Output: the bound ports on stdout, one per line, once every server
-// listens; on SIGINT or SIGTERM everything is closed and one JSON summary
-// line goes to stderr:
+// listens. On SIGUSR1 a JSON line of the counts since the start goes to
+// stderr; on SIGINT or SIGTERM everything is closed and a last one follows:
 //
-//	{"event":"summary","servers":100,"accepted":100,"refused":0,"execs":6000,...}
+//	{"event":"mark","servers":100,"accepted":100,"refused":0,"execs":6000,...}
+//	{"event":"summary",...}
+//
+// Failed commands are counted (exec_errors) and the first ten told on
+// stderr; commands killed because sshhosts is exiting are not counted, but
+// those cut short by the client going away first are (broken pipe).
 //
 // Bounds: -max-conns connections per server (more are closed at once),
 // -max-sessions sessions at once per connection, a handshake deadline, an
@@ -106,6 +111,8 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	marks := make(chan os.Signal, 1)
+	signal.Notify(marks, syscall.SIGUSR1) // before the ports are printed
 
 	servers := make([]*server, 0, *n)
 	closeAll := func() {
@@ -127,9 +134,20 @@ func run() error {
 	}
 	os.Stdout.WriteString(out.String()) // one write: a reader sees all ports or none
 
-	<-ctx.Done()
+	enc := json.NewEncoder(os.Stderr)
+	for ctx.Err() == nil {
+		select {
+		case <-marks:
+			_ = enc.Encode(counts("mark", servers))
+		case <-ctx.Done():
+		}
+	}
 	closeAll()
-	sum := map[string]any{"event": "summary", "servers": len(servers)}
+	return enc.Encode(counts("summary", servers))
+}
+
+// counts sums the servers' counters since the start.
+func counts(event string, servers []*server) map[string]any {
 	var accepted, refused, authFailed, execs, execErrs, timeouts int64
 	for _, s := range servers {
 		accepted += s.accepted.Load()
@@ -139,9 +157,9 @@ func run() error {
 		execErrs += s.execErrs.Load()
 		timeouts += s.timeouts.Load()
 	}
-	sum["accepted"], sum["refused"], sum["auth_failed"] = accepted, refused, authFailed
-	sum["execs"], sum["exec_errors"], sum["exec_timeouts"] = execs, execErrs, timeouts
-	return json.NewEncoder(os.Stderr).Encode(sum)
+	return map[string]any{"event": event, "servers": len(servers),
+		"accepted": accepted, "refused": refused, "auth_failed": authFailed,
+		"execs": execs, "exec_errors": execErrs, "exec_timeouts": timeouts}
 }
 
 // server is one SSH server: a listener and its open connections.
