@@ -153,12 +153,13 @@ type flowSlot struct {
 const wheelShift = 30
 
 // flowTable is an open-addressing hash table (linear probing, deletion by
-// backward shift) over a preallocated pool of flows, with a timing wheel
+// backward shift) over a pool of flows (grown as flows come), with a timing wheel
 // for expiry.
 type flowTable struct {
 	slots    []flowSlot
 	mask     uint64
-	pool     []flow
+	pool     []flow // grows to max
+	max      int
 	free     []int32
 	used     int32 // pool entries ever handed out (the rest are untouched)
 	active   int
@@ -181,7 +182,8 @@ func newFlowTable(max int, timeouts [numClasses]int64) *flowTable {
 	t := &flowTable{
 		slots:    make([]flowSlot, n),
 		mask:     uint64(n - 1),
-		pool:     make([]flow, max),
+		pool:     make([]flow, 0, min(max, 1024)), // grows to max as flows come
+		max:      max,
 		free:     make([]int32, 0, max),
 		timeouts: timeouts,
 		wheel:    make([]int32, w),
@@ -192,7 +194,7 @@ func newFlowTable(max int, timeouts [numClasses]int64) *flowTable {
 	return t
 }
 
-func (t *flowTable) full() bool { return t.active == len(t.pool) }
+func (t *flowTable) full() bool { return t.active == t.max }
 
 // lookup returns the pool index of the flow with key k, or -1.
 func (t *flowTable) lookup(k *flowKey, h uint64) int32 {
@@ -217,6 +219,13 @@ func (t *flowTable) insert(k *flowKey, h uint64, c uint8, now int64) int32 {
 	} else {
 		idx = t.used
 		t.used++
+		if int(idx) == len(t.pool) {
+			// The pool grows as flows come instead of being allocated whole:
+			// 65,536 flows are 38 MB that the GC would count as live heap,
+			// and let the heap grow to twice that. Callers take pointers
+			// into the pool only after insert.
+			t.pool = append(t.pool, flow{})
+		}
 	}
 	f := &t.pool[idx]
 	*f = flow{key: *k, hash: h, inUse: true, class: c, first: now, last: now}
