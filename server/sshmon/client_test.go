@@ -168,9 +168,17 @@ func TestPoolSharesOneConnection(t *testing.T) {
 	if srv.conns.Load() != 1 || p.Dials() != 1 {
 		t.Fatalf("%d connections for 20 watchers", srv.conns.Load())
 	}
+	// The server counts the connection once its side of the handshake
+	// returns, a moment after the client's.
+	for deadline := time.Now().Add(5 * time.Second); srv.open.Load() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections open on the server", srv.open.Load())
+		}
+	}
 	for _, c := range conns {
 		c.Release()
 	}
+	time.Sleep(50 * time.Millisecond) // a close would reach the server by now
 	if srv.open.Load() != 1 {
 		t.Fatal("closed while a watcher remains")
 	}
