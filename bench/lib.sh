@@ -102,3 +102,23 @@ wait_line() {
 		sleep 0.1
 	done
 }
+
+# bench_table turns `go test -bench` output into the markdown rows of
+# BENCH.md (name, ns/op, B/op, allocs/op, the custom metrics), and fails on
+# a FAIL or panic line.
+bench_table() {
+	awk '
+		/^Benchmark/ {
+			name = $1; sub(/-[0-9]+$/, "", name)
+			ns = ""; b = ""; a = ""; extra = ""
+			for (i = 3; i < NF; i += 2) {
+				if ($(i+1) == "ns/op") ns = $i
+				else if ($(i+1) == "B/op") b = $i
+				else if ($(i+1) == "allocs/op") a = $i
+				else extra = extra $i " " $(i+1) " "
+			}
+			printf "| %s | %s | %s | %s | %s |\n", name, ns, b, a, extra
+		}
+		/^(FAIL|panic)/ { print; failed = 1 }
+		END { exit failed }'
+}

@@ -16,6 +16,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FLUSHES=${FLUSHES:-"1m 5m 10m"}
 cd "$ROOT"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$ROOT/bench/lib.sh"
 
 printf 'machine: nproc %s, %s, %s, kernel %s\n\n' "$(nproc)" \
 	"$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)" "$(go version | cut -d' ' -f3-4)" "$(uname -r)"
@@ -26,17 +28,4 @@ printf '| benchmark | ns/op | B/op | allocs/op | extra |\n|---|---|---|---|---|\
 	for f in $FLUSHES; do
 		FLUSH=$f go test -run '^$' -bench 'WearPerDay' -benchtime 1x ./server/traffic/ | sed "s/^BenchmarkWearPerDay/BenchmarkWearPerDay\/flush=$f/"
 	done
-} | awk '
-	/^Benchmark/ {
-		name = $1; sub(/-[0-9]+$/, "", name)
-		ns = ""; b = ""; a = ""; extra = ""
-		for (i = 3; i < NF; i += 2) {
-			if ($(i+1) == "ns/op") ns = $i
-			else if ($(i+1) == "B/op") b = $i
-			else if ($(i+1) == "allocs/op") a = $i
-			else extra = extra $i " " $(i+1) " "
-		}
-		printf "| %s | %s | %s | %s | %s |\n", name, ns, b, a, extra
-	}
-	/^(FAIL|panic)/ { print; failed = 1 }
-	END { exit failed }'
+} | bench_table
