@@ -66,7 +66,7 @@ func (svc *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 	c := svc.newConn(nc, true)
 	if !svc.admit(c) {
-		c.out.Send(wire.CloseFrame(ws.StatusCode(1013) /* try again later */, ErrTextTooManyClients), false)
+		c.out.SendLast(wire.CloseFrame(ws.StatusCode(1013) /* try again later */, ErrTextTooManyClients))
 		c.out.Flush(time.Second)
 		return
 	}
@@ -75,7 +75,7 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 
 	c.send("Welcome", svc.Welcome())
 	alive := func() { _ = nc.SetReadDeadline(time.Now().Add(svc.wsIdle)) }
-	fr := wire.FrameReader{R: rd, Limit: MaxLine, Reply: func(f []byte) { c.out.Send(f, false) }, OnFrame: alive}
+	fr := wire.FrameReader{R: rd, Limit: MaxLine, Reply: c.reply, OnFrame: alive}
 	alive()
 	for {
 		op, msg, err := fr.ReadMessage()
@@ -85,15 +85,15 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 			case errors.As(err, &ne) && ne.Timeout():
 				// Silent for the idle timeout despite our pings: the peer is gone or
 				// stuck; a close frame tells a stuck one why.
-				c.out.Send(wire.CloseFrame(ws.StatusGoingAway, "idle timeout"), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusGoingAway, "idle timeout"))
 			case errors.Is(err, wire.ErrFrameTooLarge):
 				c.send("Error", ErrTextLineTooLong)
-				c.out.Send(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"))
 			case errors.Is(err, wire.ErrPeerClosed):
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 			default:
 				svc.log.Debug("rtstat: websocket client gone", "remote", nc.RemoteAddr().String(), "err", err.Error())
-				c.out.Send(wire.CloseFrame(ws.StatusProtocolError, ""), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusProtocolError, ""))
 			}
 			c.out.Flush(time.Second)
 			return
@@ -102,7 +102,7 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
 			continue
 		}
 		if c.sess.handle(msg) {
-			c.out.Send(wire.CloseFrame(ws.StatusNormalClosure, ""), false)
+			c.out.SendLast(wire.CloseFrame(ws.StatusNormalClosure, ""))
 			c.out.Flush(time.Second)
 			return
 		}
@@ -134,4 +134,13 @@ func (svc *Service) Run(ctx context.Context) {
 		}
 		clear(conns)
 	}
+}
+
+// reply answers a control frame; a close reply is the last frame sent.
+func (c *conn) reply(frame []byte) {
+	if wire.IsCloseFrame(frame) {
+		c.out.SendLast(frame)
+		return
+	}
+	c.out.Send(frame, false)
 }

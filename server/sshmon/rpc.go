@@ -225,17 +225,23 @@ func (r *RPC) serve(c *rpcClient, nc net.Conn, rd io.Reader) {
 		c.out.Close()
 	}()
 	alive := func() { _ = nc.SetReadDeadline(time.Now().Add(r.cfg.PingInterval * 5 / 2)) }
-	fr := wire.FrameReader{R: rd, Limit: 64 << 10, Reply: func(f []byte) { c.out.Send(f, false) }, OnFrame: alive}
+	fr := wire.FrameReader{R: rd, Limit: 64 << 10, Reply: func(f []byte) {
+		if wire.IsCloseFrame(f) {
+			c.out.SendLast(f)
+			return
+		}
+		c.out.Send(f, false)
+	}, OnFrame: alive}
 	alive()
 	for {
 		op, msg, err := fr.ReadMessage()
 		if err != nil {
 			switch {
 			case errors.Is(err, wire.ErrFrameTooLarge):
-				c.out.Send(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"))
 			case errors.Is(err, wire.ErrPeerClosed):
 			default:
-				c.out.Send(wire.CloseFrame(ws.StatusGoingAway, ""), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusGoingAway, ""))
 			}
 			c.out.Flush(time.Second)
 			return
@@ -317,7 +323,7 @@ func (r *RPC) Run(ctx context.Context) {
 			r.mu.Unlock()
 			var flushing sync.WaitGroup
 			for _, c := range cs {
-				c.out.Send(wire.CloseFrame(ws.StatusGoingAway, "server shutting down"), false)
+				c.out.SendLast(wire.CloseFrame(ws.StatusGoingAway, "server shutting down"))
 				flushing.Add(1)
 				go func() { defer flushing.Done(); c.out.Flush(time.Second) }()
 			}

@@ -158,12 +158,12 @@ type hubClient struct {
 	malformed int    // packets ignored, logged once
 	// mu orders what is queued from several goroutines: nothing after a
 	// close frame, and a namespace connect's reply before the first event.
-	mu      sync.Mutex
-	closing bool // a close frame is queued
-	joined  bool // socket.io: connected to "/", receives events
+	mu     sync.Mutex
+	joined bool // socket.io: connected to "/", receives events
 }
 
-// send queues f unless a close frame went before it.
+// send queues f unless a close frame went before it (the Outbox refuses
+// anything after its last frame).
 func (c *hubClient) send(f []byte, droppable bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -171,11 +171,8 @@ func (c *hubClient) send(f []byte, droppable bool) bool {
 }
 
 func (c *hubClient) sendLocked(f []byte, droppable bool) bool {
-	if c.closing {
-		return false
-	}
-	if len(f) > 0 && ws.OpCode(f[0]&0x0f) == ws.OpClose {
-		c.closing = true
+	if wire.IsCloseFrame(f) {
+		return c.out.SendLast(f)
 	}
 	return c.out.Send(f, droppable)
 }

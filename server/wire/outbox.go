@@ -36,6 +36,7 @@ type Outbox struct {
 	bufs    net.Buffers // only the drain goroutine touches it
 	writing bool
 	closed  bool
+	last    bool // a final message is queued: later sends are refused
 	err     error
 	done    chan struct{}
 
@@ -54,8 +55,20 @@ func NewOutbox(conn net.Conn, timeout time.Duration, limit int) *Outbox {
 // Send queues b, which must not be modified afterwards (it may be shared by
 // many Outboxes). It reports whether b was queued.
 func (o *Outbox) Send(b []byte, droppable bool) bool {
+	return o.send(b, droppable, false)
+}
+
+// SendLast queues b as the connection's final message (a WebSocket close
+// frame): anything sent after it is refused, because a peer that received
+// a close frame must get nothing more (browsers fail the socket with "Data
+// frame received after close"). What was queued before still goes first.
+func (o *Outbox) SendLast(b []byte) bool {
+	return o.send(b, false, true)
+}
+
+func (o *Outbox) send(b []byte, droppable, last bool) bool {
 	o.mu.Lock()
-	if o.closed {
+	if o.closed || o.last {
 		o.mu.Unlock()
 		return false
 	}
@@ -70,6 +83,7 @@ func (o *Outbox) Send(b []byte, droppable bool) bool {
 		return false
 	}
 	o.queue = append(o.queue, b)
+	o.last = last
 	if !o.writing {
 		o.writing = true
 		go o.drain()

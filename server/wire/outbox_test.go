@@ -96,3 +96,31 @@ func TestOutboxOverflowOfRepliesCloses(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSlow", o.Err())
 	}
 }
+
+// After the last message (a close frame) nothing more goes out, droppable
+// or not, while what was queued before it still does.
+func TestOutboxNothingAfterLast(t *testing.T) {
+	s, c := tcpPair(t)
+	o := NewOutbox(s, time.Second, 100)
+	o.Send([]byte("push1\n"), true)
+	if !o.SendLast([]byte("close\n")) {
+		t.Fatal("SendLast refused")
+	}
+	if o.Send([]byte("push2\n"), true) || o.Send([]byte("reply\n"), false) || o.SendLast([]byte("close2\n")) {
+		t.Fatal("a message after the last one was queued")
+	}
+	o.Flush(time.Second)
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "push1\nclose\n" {
+		t.Fatalf("got %q, want push1 then close", got)
+	}
+}
+
+func TestIsCloseFrame(t *testing.T) {
+	if !IsCloseFrame(CloseFrame(1000, "")) || IsCloseFrame(AppendFrame(nil, 0x1, []byte("x"))) || IsCloseFrame(nil) {
+		t.Fatal("IsCloseFrame misjudges")
+	}
+}

@@ -39,6 +39,11 @@ func CloseFrame(code ws.StatusCode, reason string) []byte {
 	return AppendFrame(nil, ws.OpClose, ws.NewCloseFrameBody(code, reason))
 }
 
+// IsCloseFrame reports whether frame, as built by AppendFrame, is a close.
+func IsCloseFrame(frame []byte) bool {
+	return len(frame) > 0 && ws.OpCode(frame[0]&0x0f) == ws.OpClose
+}
+
 // A FrameReader reads client messages from a WebSocket connection, with a
 // bound on the size of one message (fragments included). Control frames are
 // answered through the reply function: pings get pongs and a close gets a
