@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-//go:embed index.html *.js *.css
+//go:embed index.html *.js *.css lib pages
 var files embed.FS
 
 type asset struct {

@@ -36,7 +36,7 @@ func TestEmbeddedAssets(t *testing.T) {
 	if resp := get(t, h, "/", map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation = %d, want 304", resp.StatusCode)
 	}
-	for _, p := range []string{"/app.js", "/rtstat.js", "/style.css"} {
+	for _, p := range []string{"/app.js", "/lib/rtstat.js", "/lib/chart.js", "/pages/live.js", "/style.css"} {
 		resp := get(t, h, p, map[string]string{"Accept-Encoding": "gzip, br"})
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("GET %s = %d, encoding %q", p, resp.StatusCode, resp.Header.Get("Content-Encoding"))

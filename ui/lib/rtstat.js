@@ -1,4 +1,5 @@
 // The Rt-Stat protocol over WebSocket: `command::arg::arg`, `\` escapes.
+import { socket } from './net.js';
 
 /** Encodes one message. @param {string} cmd @param {string[]} args */
 export function encode(cmd, args = []) {
@@ -28,45 +29,40 @@ export function decode(text) {
 }
 
 /**
- * A client that reconnects with backoff and keeps pushing at its interval.
- * @param {{url: string, interval: number, token?: string,
+ * An Rt-Stat client over WebSocket that reconnects with backoff and, once
+ * connected again, sends its token, interval and start as before.
+ * @param {{url: string, interval: number, token?: string, running?: boolean,
  *   onPush: (data: object) => void, onState: (state: string, detail?: string) => void}} opts
+ *   States: connecting, live, paused, disconnected, error.
  */
 export function connect(opts) {
-  let ws = null, closed = false, delay = 500, running = true;
-  const open = () => {
-    opts.onState('connecting');
-    ws = new WebSocket(opts.url);
-    ws.onopen = () => {
-      delay = 500;
-      if (opts.token) ws.send(encode('auth', [opts.token]));
-      ws.send(encode('interval', [opts.interval]));
-      if (running) ws.send(encode('start', ['']));
+  let running = opts.running ?? true;
+  const ws = socket(opts.url, {
+    onOpen(send) {
+      if (opts.token) send(encode('auth', [opts.token]));
+      send(encode('interval', [opts.interval]));
+      if (running) send(encode('start', ['']));
       opts.onState(running ? 'live' : 'paused');
-    };
-    ws.onmessage = (ev) => {
-      const m = decode(ev.data);
+    },
+    onMessage(text) {
+      const m = decode(text);
       if (m.command === 'push') {
-        try { opts.onPush(JSON.parse(m.args[0])); } catch (e) { opts.onState('error', 'bad push: ' + e.message); }
+        let data;
+        try { data = JSON.parse(m.args[0]); } catch (e) { opts.onState('error', `bad push: ${e.message}`); return; }
+        opts.onPush(data);
       } else if (m.command === 'error') {
         opts.onState('error', m.args[0]);
       }
-    };
-    ws.onclose = () => {
-      if (closed) return;
-      opts.onState('disconnected');
-      setTimeout(open, delay);
-      delay = Math.min(delay * 2, 10000);
-    };
-  };
-  open();
-  const send = (cmd, args) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(cmd, args)); };
+    },
+    onState(s, detail) { if (s !== 'open') opts.onState(s, detail); },
+  });
+  const send = (cmd, args) => ws.send(encode(cmd, args));
   return {
     setInterval(v) { opts.interval = v; send('interval', [v]); },
-    setToken(t) { opts.token = t; send('auth', [t]); if (running) { send('start', ['']); } },
+    setToken(t) { opts.token = t; send('auth', [t]); if (running) send('start', ['']); },
     pause() { running = false; send('stop', ['']); opts.onState('paused'); },
     resume() { running = true; send('start', ['']); opts.onState('live'); },
     get running() { return running; },
-    close() { closed = true; if (ws) ws.close(); },
+    close() { ws.close(); },
   };
 }
