@@ -102,7 +102,7 @@ func needTool(t *testing.T, name, pkg string) string {
 	if err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("%s not installed (Debian package %s): this test compares the probe with it", name, pkg)
+	msg := fmt.Sprintf("%s not installed (Debian package %s): this test needs it", name, pkg)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
