@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -16,6 +17,65 @@ const sniffWait = 200 * time.Millisecond
 
 // maxSniffing bounds connections whose protocol is still being decided.
 const maxSniffing = 1024
+
+// Browsers open spare connections they may use only seconds later
+// (Chromium keeps an unused one up to 10 s); one that got the raw Welcome
+// meanwhile fails its request with ERR_INVALID_HTTP_RESPONSE. So a silent
+// connection from an address that spoke HTTP within browserMemory waits
+// browserSniffWait before it is taken for raw: longer than a browser keeps
+// a spare. A telnet user on that machine gets the Welcome as soon as they
+// type, or after that wait.
+const (
+	browserMemory    = time.Minute
+	browserSniffWait = 12 * time.Second
+	maxRecentHTTP    = 4096
+)
+
+// recentHTTP remembers the addresses that spoke HTTP lately, bounded.
+type recentHTTP struct {
+	mu   sync.Mutex
+	seen map[netip.Addr]time.Time
+}
+
+func (r *recentHTTP) mark(a netip.Addr, now time.Time) {
+	if !a.IsValid() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen == nil {
+		r.seen = make(map[netip.Addr]time.Time)
+	}
+	if _, ok := r.seen[a]; !ok && len(r.seen) >= maxRecentHTTP {
+		for k, t := range r.seen {
+			if now.Sub(t) > browserMemory {
+				delete(r.seen, k)
+			}
+		}
+		if len(r.seen) >= maxRecentHTTP {
+			return // a flood of addresses: they get the short wait
+		}
+	}
+	r.seen[a] = now
+}
+
+// wait is how long a new connection from a may stay silent.
+func (r *recentHTTP) wait(a netip.Addr, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.seen[a]; ok && now.Sub(t) <= browserMemory {
+		return browserSniffWait
+	}
+	return sniffWait
+}
+
+// remoteIP is a connection's peer address without its port.
+func remoteIP(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
 
 var httpMethods = [...][]byte{
 	[]byte("GET "), []byte("HEAD "), []byte("POST "), []byte("PUT "), []byte("DELETE "),
@@ -51,12 +111,12 @@ func Classify(first []byte) Kind {
 	return KindRaw
 }
 
-// sniff reads a connection's first bytes (within sniffWait) and classifies
-// it. The bytes read are handed back through the returned conn.
-func sniff(c net.Conn) (Kind, net.Conn) {
+// sniff reads a connection's first bytes (within wait) and classifies it.
+// The bytes read are handed back through the returned conn.
+func sniff(c net.Conn, wait time.Duration) (Kind, net.Conn) {
 	var buf [8]byte
 	n := 0
-	deadline := time.Now().Add(sniffWait)
+	deadline := time.Now().Add(wait)
 	_ = c.SetReadDeadline(deadline)
 	kind := KindUndecided
 	for kind == KindUndecided {

@@ -44,6 +44,11 @@ type Server struct {
 	httpLn  *chanListener
 	wg      sync.WaitGroup
 	sniffer chan struct{} // semaphore of connections being classified
+	recent  recentHTTP    // addresses that spoke HTTP lately
+
+	undecidedMu sync.Mutex
+	undecided   map[net.Conn]struct{} // being sniffed: closed by Shutdown
+	stopping    bool
 }
 
 // New returns a Server; call Listen, then Serve.
@@ -185,9 +190,17 @@ func (s *Server) accept(ctx context.Context, ln *kindListener) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				kind, c := sniff(c)
+				ip := remoteIP(c)
+				if !s.track(c) {
+					<-s.sniffer
+					return
+				}
+				orig := c
+				kind, c := sniff(c, s.recent.wait(ip, time.Now()))
+				s.untrack(orig)
 				<-s.sniffer
 				if kind == KindHTTP {
+					s.recent.mark(ip, time.Now())
 					s.httpLn.deliver(c)
 					return
 				}
@@ -197,10 +210,38 @@ func (s *Server) accept(ctx context.Context, ln *kindListener) {
 	}
 }
 
+// track registers a connection being sniffed, so Shutdown need not wait
+// for a browser's silent spare; false (and c closed) when shutting down.
+func (s *Server) track(c net.Conn) bool {
+	s.undecidedMu.Lock()
+	defer s.undecidedMu.Unlock()
+	if s.stopping {
+		_ = c.Close()
+		return false
+	}
+	if s.undecided == nil {
+		s.undecided = make(map[net.Conn]struct{})
+	}
+	s.undecided[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.undecidedMu.Lock()
+	delete(s.undecided, c)
+	s.undecidedMu.Unlock()
+}
+
 // Shutdown stops accepting, tells Rt-Stat clients the server is going
 // away, and waits for HTTP requests to finish, until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
+	s.undecidedMu.Lock()
+	s.stopping = true
+	for c := range s.undecided {
+		_ = c.Close() // its sniff ends with an error and serves nobody
+	}
+	s.undecidedMu.Unlock()
 	_ = s.httpLn.Close()
 	errRt := s.cfg.RtStat.Shutdown(ctx)
 	errHTTP := s.http.Shutdown(ctx)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,5 +249,96 @@ func TestSplitAddresses(t *testing.T) {
 	}
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Fatalf("raw-only address waited %v before the welcome", d)
+	}
+}
+
+// A browser's spare connection stays silent for seconds before it carries a
+// request; from an address that spoke HTTP lately it must not get the raw
+// Welcome meanwhile (Chromium then fails the request with
+// ERR_INVALID_HTTP_RESPONSE), nor hold up a shutdown.
+func TestBrowserSpareConnection(t *testing.T) {
+	var spare net.Conn
+	t.Cleanup(func() {
+		if spare != nil {
+			spare.Close()
+		}
+	})
+	ts := startServer(t, Config{Addr: "127.0.0.1:0"})
+	addr := ts.srv.Endpoints()[0].Addr.String()
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	var one [1]byte
+	if n, err := c.Read(one[:]); n != 0 || err == nil {
+		t.Fatalf("a silent connection from a browser's address got %q (%v) within a second", one[:n], err)
+	}
+	if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: box\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("the late request got %q (%v)", status, err)
+	}
+
+	// A raw client from there still gets its answers as soon as it speaks.
+	r, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Write([]byte("version\n"))
+	br := bufio.NewReader(r)
+	if got := readLine(t, br, r); !strings.HasPrefix(got, "Welcome::") {
+		t.Fatalf("first line %q", got)
+	}
+	if got := readLine(t, br, r); got != "Version::1.2.3" {
+		t.Fatalf("version = %q", got)
+	}
+
+	// A spare still undecided does not hold up the shutdown.
+	if spare, err = net.Dial("tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v with a silent spare connection open", d)
+	}
+}
+
+func TestRecentHTTPBounded(t *testing.T) {
+	var r recentHTTP
+	now := time.Now()
+	for i := 0; i < maxRecentHTTP+100; i++ {
+		r.mark(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
+	}
+	if len(r.seen) != maxRecentHTTP {
+		t.Fatalf("%d addresses remembered, want the bound %d", len(r.seen), maxRecentHTTP)
+	}
+	a := netip.AddrFrom4([4]byte{10, 0, 0, 1})
+	if r.wait(a, now) != browserSniffWait || r.wait(a, now.Add(2*browserMemory)) != sniffWait {
+		t.Fatal("wait does not follow the address's last HTTP")
+	}
+	// Expired entries make room.
+	b := netip.AddrFrom4([4]byte{192, 168, 1, 1})
+	r.mark(b, now.Add(2*browserMemory))
+	if r.wait(b, now.Add(2*browserMemory)) != browserSniffWait {
+		t.Fatal("a new address was not remembered after the others expired")
 	}
 }
