@@ -53,11 +53,14 @@ async function route() {
   unmount = mod.mount(view, { status, banner, arg, title: PAGES[page] }) || null;
 }
 
+const systemDark = matchMedia('(prefers-color-scheme: dark)');
+
+/** Sets the theme: light, dark, or auto (the system's, followed as it changes). */
 function applyTheme(t) {
-  if (t === 'auto') delete document.documentElement.dataset.theme;
-  else document.documentElement.dataset.theme = t;
+  document.documentElement.dataset.theme = t === 'auto' ? (systemDark.matches ? 'dark' : 'light') : t;
   window.dispatchEvent(new Event('edgestat:theme'));
 }
+systemDark.addEventListener('change', () => { if ($('theme').value === 'auto') applyTheme('auto'); });
 
 $('host').textContent = location.host;
 $('units').value = rateInBits() ? 'bits' : 'bytes';

@@ -8,8 +8,6 @@ import { rateInBits } from './format.js';
 const PALETTE = 10;
 let colors = null; // read from CSS (--c0..--c9, --line, --muted) once per theme
 window.addEventListener('edgestat:theme', () => { colors = null; });
-// "System" theme: the colours change with the system's scheme too.
-matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { colors = null; });
 function palette() {
   if (!colors) {
     const cs = getComputedStyle(document.documentElement);
@@ -147,7 +145,10 @@ export class TimeChart {
 
   window() {
     const t1 = this.len ? this.t[this.at(this.len - 1)] : Date.now();
-    const t0 = this.span ? t1 - this.span : (this.len ? this.t[this.at(0)] : t1 - 60000);
+    const first = this.len ? this.t[this.at(0)] : t1 - 60000;
+    // A live chart grows from a minute to its span as history comes, rather
+    // than drawing its first points as a sliver at the right edge.
+    const t0 = this.span ? Math.max(t1 - this.span, Math.min(first, t1 - 60000)) : first;
     return [t0, t1 > t0 ? t1 : t0 + 1];
   }
 
