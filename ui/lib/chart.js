@@ -43,8 +43,10 @@ export class TimeChart {
     this.span = opts.span ?? null;
     this.fixedMax = opts.max ?? null;
     this.rate = !!opts.rate;
-    this.onUnits = () => this.schedule();
-    window.addEventListener('edgestat:units', this.onUnits);
+    // A new unit or theme changes the labels or colours: draw again.
+    this.redraw = () => this.schedule();
+    window.addEventListener('edgestat:units', this.redraw);
+    window.addEventListener('edgestat:theme', this.redraw);
     this.hidden = new Set();
     this.canvas = h('canvas', { role: 'img', 'aria-label': opts.label || 'chart' });
     this.tip = h('div', { class: 'chart-tip', hidden: true });
@@ -117,7 +119,8 @@ export class TimeChart {
   destroy() {
     this.ro.disconnect();
     cancelAnimationFrame(this.frame);
-    window.removeEventListener('edgestat:units', this.onUnits);
+    window.removeEventListener('edgestat:units', this.redraw);
+    window.removeEventListener('edgestat:theme', this.redraw);
   }
 
   at(k) { return (this.start + k) % this.capacity; }

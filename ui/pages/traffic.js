@@ -591,9 +591,7 @@ export function mount(root, ctx) {
 
   /** Re-renders every rate (bit/s or B/s changed). */
   const onUnits = () => { renderSummaries(); renderDrill(); renderLive(); };
-  const onTheme = () => { history.schedule(); liveChart.schedule(); drillChart.schedule(); };
   window.addEventListener('edgestat:units', onUnits);
-  window.addEventListener('edgestat:theme', onTheme);
 
   renderDrill();
   restart();
@@ -606,7 +604,6 @@ export function mount(root, ctx) {
     clearTimeout(live.timer);
     history.destroy(); liveChart.destroy(); drillChart.destroy();
     window.removeEventListener('edgestat:units', onUnits);
-    window.removeEventListener('edgestat:theme', onTheme);
   };
   /** Follows #/traffic/<path> without a remount. @param {string} arg */
   unmount.update = (arg) => {
