@@ -189,6 +189,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sshmon.HostKeyRoutes(srv.Router(), knownHosts)
 	sshmon.HostsRoutes(srv.Router(), savedHosts)
 	srv.Router().Handler(http.MethodGet, "/monitor", monitor)
+	srv.Router().Handler(http.MethodGet, "/metrics", newMetrics(cfg, log, st, reports, hub, reg, rt, sessions, monitor))
 	if err := srv.Listen(); err != nil {
 		for _, in := range ins {
 			in.Close()

@@ -200,6 +200,9 @@ type Manager struct {
 	nextID   uint32
 	wg       sync.WaitGroup // session goroutines
 	stopping bool
+
+	started atomic.Uint64 // sessions started, for /metrics
+	files   filesCache
 }
 
 // ErrBusy wraps the reasons admission control refuses a session.
@@ -471,6 +474,7 @@ func (m *Manager) Start(ctx context.Context, req Request) (*Session, error) {
 		}
 		go s.runEmulator(runCtx, p)
 	}
+	m.started.Add(1)
 	m.log.Info("operator: session started", "session", s.ID, "kind", s.kind, "count", s.count, "stream", s.stream.Addr().String(), "segmented", s.seg != nil)
 	return s, nil
 }

@@ -132,6 +132,19 @@ func (r *Registry) List() []Status {
 	return out
 }
 
+// Snapshot appends every probe to dst, in no particular order, without
+// moving the rates: pps and bps are List's, over the time between its
+// looks, so a /metrics scrape does not shorten the UI's interval. Scrapes
+// reuse dst.
+func (r *Registry) Snapshot(dst []Status) []Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.entries {
+		dst = append(dst, e.status(time.Time{}))
+	}
+	return dst
+}
+
 // Get returns one probe.
 func (r *Registry) Get(id uint32) (Status, bool) {
 	r.mu.Lock()
@@ -143,10 +156,11 @@ func (r *Registry) Get(id uint32) (Status, bool) {
 	return e.status(time.Now()), true
 }
 
-// status samples e; called under r.mu.
+// status samples e, and moves its rates on when now is a second past the
+// previous look (a zero now never does); called under r.mu.
 func (e *Entry) status(now time.Time) Status {
 	c := e.p.Counters()
-	if dt := now.Sub(e.prevAt).Seconds(); dt >= 1 {
+	if dt := now.Sub(e.prevAt).Seconds(); !now.IsZero() && dt >= 1 {
 		e.pps = float64(c.Packets-e.prev.Packets) / dt
 		e.bps = 8 * float64(c.Bytes-e.prev.Bytes) / dt
 		e.prev, e.prevAt = c, now

@@ -49,3 +49,26 @@ func TestRegistry(t *testing.T) {
 		t.Fatal("removed probe still listed")
 	}
 }
+
+// TestSnapshotKeepsRates: a /metrics scrape reads the counters without
+// moving the reference the UI's rates are computed from.
+func TestSnapshotKeepsRates(t *testing.T) {
+	r := New()
+	p, err := probe.New(emulator.New(emulator.Options{Count: 500, Seed: 1}), probe.Options{ID: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.Add(p, "replay", "")
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	prevAt := time.Now().Add(-2 * time.Second)
+	e.prevAt = prevAt
+	snap := r.Snapshot(nil)
+	if len(snap) != 1 || snap[0].ID != 3 || snap[0].Kind != "replay" || snap[0].Packets != 500 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	if !e.prevAt.Equal(prevAt) || e.prev.Packets != 0 {
+		t.Fatal("Snapshot moved the rates' reference")
+	}
+}

@@ -37,6 +37,9 @@ type Service struct {
 
 	clients  atomic.Int64
 	refused  atomic.Uint64
+	raw, ws  atomic.Int64  // clients by transport, for /metrics
+	pushed   atomic.Uint64 // pushes queued for a client
+	dropped  atomic.Uint64 // pushes not queued: the client's queue was full, or it was closing
 	mu       sync.Mutex
 	sessions map[*conn]struct{}
 	closing  bool
@@ -86,6 +89,27 @@ func (svc *Service) Clients() int { return int(svc.clients.Load()) }
 // Refused counts clients closed because of --max-clients.
 func (svc *Service) Refused() uint64 { return svc.refused.Load() }
 
+// Stats are the Service's figures for /metrics.
+type Stats struct {
+	Raw, WebSocket int    // clients connected now
+	Refused        uint64 // clients closed because of --max-clients
+	Pushes         uint64 // pushes queued for a client
+	PushesDropped  uint64 // pushes a client missed: its queue was full (it reads too slowly) or it was closing
+	Intervals      int    // distinct intervals being collected
+	Collections    uint64 // collections since start, over every interval
+	PluginErrors   uint64 // plugin failures since start
+}
+
+// Stats returns the Service's figures; it costs a few atomic loads and
+// the hub's lock.
+func (svc *Service) Stats() Stats {
+	return Stats{
+		Raw: int(svc.raw.Load()), WebSocket: int(svc.ws.Load()), Refused: svc.refused.Load(),
+		Pushes: svc.pushed.Load(), PushesDropped: svc.dropped.Load(),
+		Intervals: svc.hub.Groups(), Collections: svc.hub.Ticks(), PluginErrors: svc.hub.CollectErrors(),
+	}
+}
+
 // conn is one client on either transport.
 type conn struct {
 	svc  *Service
@@ -106,10 +130,14 @@ func (c *conn) send(command string, args ...string) {
 }
 
 func (c *conn) sendFrame(f *Frame) {
+	b := f.Raw
 	if c.ws {
-		c.out.Send(f.WS, true)
+		b = f.WS
+	}
+	if c.out.Send(b, true) {
+		c.svc.pushed.Add(1)
 	} else {
-		c.out.Send(f.Raw, true)
+		c.svc.dropped.Add(1)
 	}
 }
 
@@ -127,6 +155,7 @@ func (svc *Service) admit(c *conn) bool {
 	}
 	svc.sessions[c] = struct{}{}
 	svc.clients.Store(int64(len(svc.sessions)))
+	svc.transport(c).Add(1)
 	svc.wg.Add(1)
 	return true
 }
@@ -136,8 +165,17 @@ func (svc *Service) leave(c *conn) {
 	svc.mu.Lock()
 	delete(svc.sessions, c)
 	svc.clients.Store(int64(len(svc.sessions)))
+	svc.transport(c).Add(-1)
 	svc.mu.Unlock()
 	svc.wg.Done()
+}
+
+// transport is the client count of c's transport.
+func (svc *Service) transport(c *conn) *atomic.Int64 {
+	if c.ws {
+		return &svc.ws
+	}
+	return &svc.raw
 }
 
 func (svc *Service) newConn(nc net.Conn, ws bool) *conn {

@@ -99,6 +99,7 @@ type Pool struct {
 	mu    sync.Mutex
 	conns map[string]*Conn
 	dials uint64 // connections made, for the tests and /metrics
+	fails uint64 // dials or logins that failed, for /metrics
 }
 
 // A Conn is a shared SSH connection.
@@ -149,6 +150,20 @@ func (p *Pool) Dials() uint64 {
 	return p.dials
 }
 
+// PoolStats are a Pool's figures for /metrics.
+type PoolStats struct {
+	Open     int    // SSH connections open now
+	Dials    uint64 // connections made since start
+	Failures uint64 // connections that failed (network, login, host key) since start
+}
+
+// Stats returns the Pool's figures.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStats{Open: len(p.conns), Dials: p.dials, Failures: p.fails}
+}
+
 // Acquire returns the target's connection, dialing it when there is none.
 // A watcher of a host already connected shares its connection only when
 // it gives the same secrets; other secrets must log in once on their own
@@ -164,6 +179,9 @@ func (p *Pool) Acquire(ctx context.Context, t Target) (*Conn, error) {
 	p.mu.Unlock()
 	client, err := p.dial(ctx, t)
 	if err != nil {
+		p.mu.Lock()
+		p.fails++
+		p.mu.Unlock()
 		return nil, err
 	}
 	p.mu.Lock()

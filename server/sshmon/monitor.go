@@ -186,6 +186,13 @@ func (m *Monitor) Watching() []string {
 	return out
 }
 
+// Targets counts the monitored hosts.
+func (m *Monitor) Targets() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.watches)
+}
+
 // Close stops every watch and waits for them.
 func (m *Monitor) Close() {
 	m.mu.Lock()

@@ -164,6 +164,25 @@ func NewRPC(m *Monitor, cfg RPCConfig) *RPC {
 	return &RPC{m: m, cfg: cfg, log: cfg.Log, clients: map[*rpcClient]bool{}}
 }
 
+// Stats are the SSH monitor's figures for /metrics.
+type Stats struct {
+	PoolStats
+	Targets int // hosts monitored now
+	Clients int // /monitor WebSocket clients now
+}
+
+// Stats returns the monitor's figures: a few counts under short locks.
+func (r *RPC) Stats() Stats {
+	r.mu.Lock()
+	clients := len(r.clients)
+	r.mu.Unlock()
+	st := Stats{Targets: r.m.Targets(), Clients: clients}
+	if r.m.cfg.Pool != nil {
+		st.PoolStats = r.m.cfg.Pool.Stats()
+	}
+	return st
+}
+
 type rpcClient struct {
 	out *wire.Outbox
 }

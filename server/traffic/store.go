@@ -112,6 +112,7 @@ type Store struct {
 	newest   map[newestKey]int64
 	room     *sync.Cond // signalled when a flush makes room
 	kick     chan struct{}
+	apps     appBytes // format 99 bytes per probe and application, for /metrics
 
 	// stateMu orders commits against queries: a query sees the database
 	// and the open buckets from one side of a commit.
@@ -393,6 +394,7 @@ func (s *Store) addLocked(r probe.Row) {
 	case *probe.StatRow:
 		s.pending.stats = append(s.pending.stats, *r)
 		nk, t = newestKey{sourceKey{r.Probe, r.Source}, probe.FormatStats}, r.Time
+		s.apps.add(r, s.cfg.Now)
 	case *probe.HostRow:
 		s.pending.hosts = append(s.pending.hosts, *r)
 		nk, t = newestKey{sourceKey{r.Probe, r.Source}, probe.FormatHosts}, r.Time
