@@ -120,13 +120,23 @@ type conn struct {
 }
 
 func (c *conn) send(command string, args ...string) {
+	// Called by the connection's own reader: waiting for room paces a client
+	// that pipelines requests to its reading of the answers.
+	c.out.SendWait(c.message(command, args...))
+}
+
+// sendNow queues a message without waiting, for senders other than the
+// connection's reader (a shutdown must not wait on a slow client).
+func (c *conn) sendNow(command string, args ...string) {
+	c.out.Send(c.message(command, args...), false)
+}
+
+func (c *conn) message(command string, args ...string) []byte {
 	msg := AppendMessage(make([]byte, 0, 64), command, args...)
 	if c.ws {
-		msg = wire.AppendFrame(nil, 1, msg)
-	} else {
-		msg = append(msg, '\n')
+		return wire.AppendFrame(nil, 1, msg)
 	}
-	c.out.Send(msg, false)
+	return append(msg, '\n')
 }
 
 func (c *conn) sendFrame(f *Frame) {
@@ -195,7 +205,7 @@ func (svc *Service) Shutdown(ctx context.Context) error {
 	}
 	svc.mu.Unlock()
 	for _, c := range conns {
-		c.send("Error", ErrTextShuttingDown)
+		c.sendNow("Error", ErrTextShuttingDown)
 		if c.ws {
 			c.out.Send(wire.CloseFrame(1001, "server shutting down"), false)
 		}

@@ -39,6 +39,7 @@ type Outbox struct {
 	last    bool // a final message is queued: later sends are refused
 	err     error
 	done    chan struct{}
+	room    chan struct{} // signalled when the writer takes the queue
 
 	dropped atomic.Uint64
 }
@@ -49,7 +50,7 @@ func NewOutbox(conn net.Conn, timeout time.Duration, limit int) *Outbox {
 	if limit < 1 {
 		limit = 1
 	}
-	return &Outbox{conn: conn, timeout: timeout, limit: limit, done: make(chan struct{})}
+	return &Outbox{conn: conn, timeout: timeout, limit: limit, done: make(chan struct{}), room: make(chan struct{}, 1)}
 }
 
 // Send queues b, which must not be modified afterwards (it may be shared by
@@ -64,6 +65,40 @@ func (o *Outbox) Send(b []byte, droppable bool) bool {
 // frame received after close"). What was queued before still goes first.
 func (o *Outbox) SendLast(b []byte) bool {
 	return o.send(b, false, true)
+}
+
+// SendWait queues a must-deliver b, like Send(b, false), except that a
+// full queue makes it wait (up to the write timeout, 10 s without one) for
+// the writer to take the queue, instead of closing at once. A reader that
+// answers requests calls it: a client that sends many requests in one
+// write and reads the answers is slowed to its own reading pace, and one
+// that never reads is still closed.
+func (o *Outbox) SendWait(b []byte) bool {
+	var timer *time.Timer
+	o.mu.Lock()
+	for len(o.queue) >= o.limit && !o.closed && !o.last {
+		if timer == nil {
+			d := o.timeout
+			if d <= 0 {
+				d = 10 * time.Second
+			}
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+		}
+		o.mu.Unlock()
+		select {
+		case <-o.room:
+		case <-o.done:
+		case <-timer.C:
+			o.mu.Lock()
+			o.closeLocked(ErrSlow)
+			o.mu.Unlock()
+			return false
+		}
+		o.mu.Lock()
+	}
+	o.mu.Unlock()
+	return o.send(b, false, false)
 }
 
 func (o *Outbox) send(b []byte, droppable, last bool) bool {
@@ -107,6 +142,10 @@ func (o *Outbox) drain() {
 		q := o.queue
 		o.queue = o.spare[:0]
 		o.mu.Unlock()
+		select {
+		case o.room <- struct{}{}:
+		default:
+		}
 
 		if o.timeout > 0 {
 			_ = o.conn.SetWriteDeadline(time.Now().Add(o.timeout))

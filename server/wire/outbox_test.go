@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -122,5 +123,51 @@ func TestOutboxNothingAfterLast(t *testing.T) {
 func TestIsCloseFrame(t *testing.T) {
 	if !IsCloseFrame(CloseFrame(1000, "")) || IsCloseFrame(AppendFrame(nil, 0x1, []byte("x"))) || IsCloseFrame(nil) {
 		t.Fatal("IsCloseFrame misjudges")
+	}
+}
+
+// SendWait paces a sender to a peer that reads: every message arrives
+// though ten times the queue's limit were sent at once; a peer that never
+// reads is closed after the write timeout instead.
+func TestOutboxSendWait(t *testing.T) {
+	s, c := tcpPair(t)
+	o := NewOutbox(s, 2*time.Second, 4)
+	var want bytes.Buffer
+	msgs := make([][]byte, 40)
+	for i := range msgs {
+		msgs[i] = []byte(fmt.Sprintf("reply %d\n", i))
+		want.Write(msgs[i])
+	}
+	go func() {
+		for i, msg := range msgs {
+			if !o.SendWait(msg) {
+				t.Errorf("reply %d refused", i)
+				return
+			}
+		}
+		o.Flush(2 * time.Second)
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("got %d bytes, want %d", len(got), want.Len())
+	}
+
+	s2, _ := tcpPair(t) // its peer never reads
+	o2 := NewOutbox(s2, 200*time.Millisecond, 2)
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	start := time.Now()
+	for i := 0; i < 64; i++ {
+		if !o2.SendWait(big) {
+			break
+		}
+	}
+	if o2.Err() == nil {
+		t.Fatal("a peer that never reads was not closed")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v", d)
 	}
 }
