@@ -346,3 +346,64 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// More new probe/source pairs than the bound leaves, in one body: the
+// reports over the bound are refused at intake and named, the rest are
+// stored, and the store goes on writing (a batch over the bound used to be
+// retried forever, and nothing was stored again).
+func TestSourceBoundInOneBatch(t *testing.T) {
+	s, u := newAPI(t, Config{})
+	now := time.Now().UnixMilli()
+	var body strings.Builder
+	for i := range maxSources + 76 {
+		fmt.Fprintf(&body, "[99,7,\"src-%d\",%d,178,\"99.178\",1,1,100,50,1]\n", i, now-int64(i))
+	}
+	code, m := post(t, u, body.String())
+	if code != 200 || m["stored"].(float64) != maxSources || m["rejected"].(float64) != 76 {
+		t.Fatalf("POST: %d %v", code, m["stored"])
+	}
+	if errs := m["errors"].([]any); !strings.Contains(fmt.Sprint(errs[0]), "sources") {
+		t.Fatalf("the refusal does not name the bound: %v", errs[0])
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Counters(); c.Stored != maxSources || c.Failures != 0 {
+		t.Fatalf("stored %d, %d failed batches", c.Stored, c.Failures)
+	}
+	// A known pair is still stored; a new one is still refused.
+	if code, m := post(t, u, fmt.Sprintf("[99,7,\"src-3\",%d,178,\"99.178\",1,1,100,50,1]\n", now)); code != 200 || m["stored"].(float64) != 1 {
+		t.Fatalf("a known pair after the bound: %d %v", code, m)
+	}
+	if code, _ := post(t, u, fmt.Sprintf("[99,7,\"new\",%d,178,\"99.178\",1,1,100,50,1]\n", now)); code != 400 {
+		t.Fatalf("a new pair past the bound: %d", code)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Counters(); c.Stored != maxSources+1 {
+		t.Fatalf("stored %d after the bound, want %d", c.Stored, maxSources+1)
+	}
+}
+
+// Reports admitted before the bound filled but written after it are left
+// out by the writer, not failing the batch.
+func TestWriterLeavesOutOverBound(t *testing.T) {
+	_, s := openStores(t, t.TempDir(), Config{})
+	now := time.Now().UnixMilli()
+	var rows []probe.Row
+	for i := range maxSources + 10 {
+		rows = append(rows, &probe.StatRow{Probe: 7, Source: fmt.Sprintf("s%d", i), Time: now, App: 178, Path: "99.178", Bytes: 1})
+	}
+	s.pendMu.Lock()
+	for _, r := range rows {
+		s.addLocked(r) // no intake check: as if the reservations had been forgotten
+	}
+	s.pendMu.Unlock()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	if c := s.Counters(); c.Stored != maxSources || c.Invalid != 10 || c.Failures != 0 {
+		t.Fatalf("stored %d, invalid %d, failures %d", c.Stored, c.Invalid, c.Failures)
+	}
+}

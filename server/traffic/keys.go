@@ -49,6 +49,10 @@ type keys struct {
 	flows, oldFlows map[uint64]uint32
 	flowByID        map[uint32]flowKey // a cache
 
+	// reserved are new sources admitted at intake and not yet written: the
+	// bound counts them, so one batch cannot bring more than are left.
+	reserved map[sourceKey]struct{}
+
 	nextSource, nextPath, nextHost, nextFlow uint32
 	// added this transaction, forgotten if it rolls back
 	added []func()
@@ -56,7 +60,7 @@ type keys struct {
 
 func newKeys() *keys {
 	return &keys{
-		sources: map[sourceKey]uint32{}, sourceByID: map[uint32]sourceKey{},
+		sources: map[sourceKey]uint32{}, sourceByID: map[uint32]sourceKey{}, reserved: map[sourceKey]struct{}{},
 		paths: map[pathKey]uint32{}, pathByID: map[uint32]pathKey{},
 		hosts: map[hostKey]uint32{}, hostByID: map[uint32]hostKey{},
 		flows: map[uint64]uint32{}, oldFlows: map[uint64]uint32{}, flowByID: map[uint32]flowKey{},
@@ -168,21 +172,44 @@ func parseAddr(s string) netip.Addr {
 // stored without passing a key table's bound.
 func (k *keys) admits(sk sourceKey, pk *pathKey, hk *hostKey) error {
 	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if _, ok := k.sources[sk]; !ok && len(k.sources) >= maxSources {
-		return fmt.Errorf("%w sources (%d): no new probe/source pair is stored", errTooMany, maxSources)
-	}
+	_, known := k.sources[sk]
 	if pk != nil {
 		if _, ok := k.paths[*pk]; !ok && len(k.paths) >= maxPaths {
+			k.mu.RUnlock()
 			return fmt.Errorf("%w paths (%d)", errTooMany, maxPaths)
 		}
 	}
 	if hk != nil {
 		if _, ok := k.hosts[*hk]; !ok && len(k.hosts) >= maxHosts {
+			k.mu.RUnlock()
 			return fmt.Errorf("%w hosts (%d)", errTooMany, maxHosts)
 		}
 	}
+	k.mu.RUnlock()
+	if known {
+		return nil // the usual case: no write lock per report
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.sources[sk]; ok {
+		return nil
+	}
+	if _, ok := k.reserved[sk]; ok {
+		return nil
+	}
+	if len(k.sources)+len(k.reserved) >= maxSources {
+		return fmt.Errorf("%w sources (%d): no new probe/source pair is stored", errTooMany, maxSources)
+	}
+	k.reserved[sk] = struct{}{}
 	return nil
+}
+
+// unreserve forgets the reservations of reports that never reached the
+// writer (dropped while waiting); the writer calls it when nothing waits.
+func (k *keys) unreserve() {
+	k.mu.Lock()
+	clear(k.reserved)
+	k.mu.Unlock()
 }
 
 // The writer's lookups: each returns the key's id, inserting it in tx when
@@ -205,6 +232,7 @@ func (k *keys) source(ctx context.Context, tx *sql.Tx, sk sourceKey) (uint32, er
 	k.mu.Lock()
 	k.nextSource++
 	k.sources[sk], k.sourceByID[id] = id, sk
+	delete(k.reserved, sk)
 	k.added = append(k.added, func() { delete(k.sources, sk); delete(k.sourceByID, id); k.nextSource = min(k.nextSource, id) })
 	k.mu.Unlock()
 	return id, nil

@@ -3,6 +3,7 @@ package traffic
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -144,7 +145,7 @@ type Counters struct {
 	Stored      uint64 `json:"stored"`        // reports committed to the database
 	Pending     int    `json:"pending"`       // reports waiting for the next flush
 	Dropped     uint64 `json:"dropped"`       // probe reports refused: too many waiting
-	Invalid     uint64 `json:"invalid"`       // probe reports refused by validation
+	Invalid     uint64 `json:"invalid"`       // probe reports refused by validation or a full key table
 	Flushes     uint64 `json:"flushes"`       // committed batches
 	Failures    uint64 `json:"failures"`      // failed batches (retried)
 	LastFlush   int64  `json:"last_flush"`    // wall time, ms
@@ -588,14 +589,30 @@ func (s *Store) flush(ctx context.Context) error {
 		s.keys.rollback()
 		return s.failed(err)
 	}
+	// A report that would pass a key table's bound is left out, not the
+	// batch: intake checks the bounds against the keys already written, so a
+	// batch can bring more new keys than are left, and failing it would
+	// retry the same batch forever while everything else waits.
+	overBound := 0
+	skip := func(err error) bool {
+		if errors.Is(err, errTooMany) {
+			overBound++
+			return true
+		}
+		return false
+	}
 	for i := range b.stats {
 		r := &b.stats[i]
 		src, err := s.keys.source(ctx, tx, sourceKey{r.Probe, r.Source})
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		path, err := s.keys.path(ctx, tx, pathKey{r.Path, r.App}, wNew)
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		blob(probe.FormatStats, src, r.Time).stat(path, r)
@@ -608,11 +625,15 @@ func (s *Store) flush(ctx context.Context) error {
 	for i := range b.hosts {
 		r := &b.hosts[i]
 		src, err := s.keys.source(ctx, tx, sourceKey{r.Probe, r.Source})
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		host, err := s.keys.host(ctx, tx, hostKey{r.MAC, r.IP}, wNew)
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		blob(probe.FormatHosts, src, r.Time).host(host, r)
@@ -625,11 +646,15 @@ func (s *Store) flush(ctx context.Context) error {
 	for i := range b.flows {
 		r := &b.flows[i]
 		src, err := s.keys.source(ctx, tx, sourceKey{r.Probe, r.Source})
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		key, err := s.keys.flow(ctx, tx, flowKeyOf(r), wNew)
-		if err != nil {
+		if skip(err) {
+			continue
+		} else if err != nil {
 			return fail(err)
 		}
 		blob(r.Format, src, r.Time).flow(key, r)
@@ -704,7 +729,11 @@ func (s *Store) flush(ctx context.Context) error {
 	}
 	s.pendMu.Lock()
 	s.inflight = nil
+	idle := s.pending.len() == 0
 	s.pendMu.Unlock()
+	if idle {
+		s.keys.unreserve() // reservations of reports dropped while waiting
+	}
 	s.stateMu.Unlock()
 
 	for m, seq := range newSeq {
@@ -716,8 +745,12 @@ func (s *Store) flush(ctx context.Context) error {
 	if maintain {
 		s.lastMaintain = s.cfg.Now()
 	}
-	n := uint64(b.len())
+	n := uint64(b.len() - overBound)
 	s.stats.stored.Add(n)
+	if overBound > 0 {
+		s.stats.invalid.Add(uint64(overBound))
+		s.log.Warn("traffic: reports left out, a key table is full", "reports", overBound, "err", errTooMany.Error())
+	}
 	s.stats.flushes.Add(1)
 	s.stats.lastFlushNS.Store(s.cfg.Now().UnixNano())
 	s.stats.lastFlushDur.Store(int64(time.Since(start)))
