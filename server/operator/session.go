@@ -630,7 +630,10 @@ func (s *Session) finish(state string, err error) {
 			err = cerr
 		}
 	}
-	drain := 10 * time.Second
+	// A finished session's readers get all of it while they keep reading (a
+	// Wireshark over a slow link: 4 MiB queued at 100 KiB/s takes 40 s); a
+	// stopped one ends now.
+	drain := streamMaxDrain
 	if state == StateStopped {
 		drain = time.Second
 	}

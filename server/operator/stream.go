@@ -23,6 +23,8 @@ const (
 	streamDefaultMaxClients = 16
 	streamDefaultQueueBytes = 4 << 20
 	streamDefaultStall      = 10 * time.Second
+	// streamMaxDrain bounds a finished session's wait for its readers.
+	streamMaxDrain = 10 * time.Minute
 )
 
 const (
@@ -31,6 +33,8 @@ const (
 	// streamWriteBuf is what a client's writer gathers before a write to
 	// its socket; StallTimeout applies to each such write.
 	streamWriteBuf = 64 << 10
+	// streamSocketBuf is each client's kernel send buffer (Linux doubles it).
+	streamSocketBuf = 128 << 10
 	// streamMaxClientInput bounds what a client may send us: pcap readers send
 	// nothing, so a client that sends this much is not one.
 	streamMaxClientInput = 1 << 20
@@ -226,10 +230,12 @@ func (s *Stream) offer(c *streamClient, rec []byte) {
 }
 
 // End says no more packets come: it closes the listener, lets every client
-// drain what is queued for at most timeout, closes them (they read EOF after
-// the last packet) and returns when every goroutine of the Stream is gone.
-// Clients still draining at timeout are dropped. End is idempotent and may
-// run concurrently with Packet and Close.
+// drain what is queued, closes them (they read EOF after the last packet)
+// and returns when every goroutine of the Stream is gone. A client drains as
+// long as it makes progress (each write has the stall timeout: a slow but
+// steady reader gets its whole capture), for at most timeout in all; those
+// still draining then are dropped. End is idempotent and may run
+// concurrently with Packet and Close.
 func (s *Stream) End(timeout time.Duration) {
 	s.stopAccepting()
 	s.mu.Lock()
@@ -320,6 +326,13 @@ func (s *Stream) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		if tc, ok := conn.(*net.TCPConn); ok {
+			// A small kernel buffer: Linux wakes a blocked writer only when a
+			// third of the send buffer is free, and an autotuned one (MiBs on
+			// a fast link) would hold a slow but steady reader's writer past
+			// the stall timeout. Our own queue holds the rest.
+			_ = tc.SetWriteBuffer(streamSocketBuf)
+		}
 		s.admit(conn)
 	}
 }
