@@ -122,6 +122,10 @@ func (m *Monitor) Start(ctx context.Context, t Target, sub Subscriber) error {
 		w.mu.Unlock()
 		return nil
 	}
+	if len(m.watches) >= m.cfg.MaxTargets { // others started while we dialled
+		conn.Release()
+		return fmt.Errorf("%w (%d)", ErrTooManyTargets, m.cfg.MaxTargets)
+	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &watch{m: m, target: t, key: key, cancel: cancel, done: make(chan struct{}),
 		subs: map[Subscriber]bool{sub: true}, conn: conn, cpuInfo: true}
