@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"flag"
@@ -63,6 +64,8 @@ type config struct {
 	sessions                                                         sessionConfig
 	monitorInterval                                                  time.Duration
 	maxMonitorTargets                                                int
+	tlsMode, tlsCert, tlsKey                                         string
+	maxConnsPerIP                                                    int
 }
 
 // sessionConfig is what the operator session flags set.
@@ -81,7 +84,7 @@ type trafficConfig struct {
 }
 
 // run is the whole program; ready, when set, gets the bound addresses.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func([]server.Endpoint)) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready func(*server.Server)) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "report":
@@ -168,9 +171,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.httpAddr == "" || cfg.rawAddr == "" {
 		addr = net.JoinHostPort(cfg.iface, strconv.Itoa(cfg.port))
 	}
+	tlsCfg, err := tlsConfig(cfg, log)
+	if err != nil {
+		for _, in := range ins {
+			in.Close()
+		}
+		return err
+	}
 	srv := server.New(server.Config{
 		Addr: addr, HTTPAddr: cfg.httpAddr, RawAddr: cfg.rawAddr,
 		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
+		Token: cfg.token, TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP,
 	})
 	trafficAPI.Routes(srv.Router())
 	operator.NewAPI(sessions).Routes(srv.Router())
@@ -197,10 +208,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	eps := srv.Endpoints()
-	greet(stdout, eps, cfg.data)
+	greet(stdout, eps, cfg.data, tlsCfg != nil)
 	log.Info("edgestat started", "version", version, "data", cfg.data, "auth", cfg.token != "", "max_clients", cfg.maxClients)
 	if ready != nil {
-		ready(eps)
+		ready(srv)
 	}
 
 	// The store outlives the probes, so their last reports are written.
@@ -247,7 +258,7 @@ func maxCPU(percent int) float64 {
 }
 
 // greet tells a new user where to point a browser and telnet.
-func greet(w io.Writer, eps []server.Endpoint, data string) {
+func greet(w io.Writer, eps []server.Endpoint, data string, tlsOn bool) {
 	fmt.Fprintf(w, "edgestat %s, data in %s\n", version, data)
 	for _, ep := range eps {
 		host, port, _ := net.SplitHostPort(ep.Addr.String())
@@ -258,6 +269,9 @@ func greet(w io.Writer, eps []server.Endpoint, data string) {
 		for _, h := range hosts {
 			if ep.HTTP {
 				fmt.Fprintf(w, "  browser: http://%s/\n", net.JoinHostPort(h, port))
+				if tlsOn {
+					fmt.Fprintf(w, "  secure:  https://%s/\n", net.JoinHostPort(h, port))
+				}
 			}
 			if ep.Raw {
 				fmt.Fprintf(w, "  telnet:  telnet %s %s\n", h, port)
@@ -312,11 +326,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
 	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCPU: 95, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
 	cfg.monitorInterval, cfg.maxMonitorTargets = time.Second, 256
+	cfg.maxConnsPerIP = 64
 	cfg.traffic = trafficConfig{flushRows: 20000, flushInterval: 5 * time.Minute, retention: traffic.DefaultRetention, maxDBMB: 256}
 	add((*stringValue)(&cfg.iface), "interface", "i", "", "address to listen on (all when empty)")
 	add((*intValue)(&cfg.port), "port", "p", "8000", "port serving HTTP, WebSocket and raw Rt-Stat")
 	add((*stringValue)(&cfg.token), "auth-token", "a", "", "token clients must send with auth::TOKEN (prefer the variable: flags show in ps)")
 	add((*intValue)(&cfg.maxClients), "max-clients", "c", "10", "most Rt-Stat clients at once, 0 = unlimited")
+	add((*stringValue)(&cfg.tlsMode), "tls", "", "", "auto: make a self-signed certificate once (kept in DATA/tls) and speak TLS too; empty: TLS only with --tls-cert")
+	add((*stringValue)(&cfg.tlsCert), "tls-cert", "", "", "PEM certificate (chain) for TLS: https, wss and TLS raw Rt-Stat on the same port")
+	add((*stringValue)(&cfg.tlsKey), "tls-key", "", "", "PEM private key of --tls-cert")
+	add((*intValue)(&cfg.maxConnsPerIP), "max-conns-per-ip", "", "64", "most open connections of one remote address, 0 = unlimited (loopback is not counted)")
 	add((*stringValue)(&cfg.data), "data", "", "./edgestat-data", "data directory (SQLite database)")
 	add((*stringValue)(&cfg.httpAddr), "http-addr", "", "", "serve HTTP only on this host:port as well")
 	add((*stringValue)(&cfg.rawAddr), "raw-addr", "", "", "serve raw Rt-Stat only on this host:port as well (with --http-addr: instead of the shared port)")
@@ -405,7 +424,41 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.traffic.maxDBMB < 0 || (cfg.traffic.maxDBMB > 0 && cfg.traffic.maxDBMB < 8) {
 		return cfg, errors.New("--max-db-mb must be 0 (no bound) or at least 8")
 	}
+	switch {
+	case cfg.tlsMode != "" && cfg.tlsMode != "auto" && cfg.tlsMode != "off":
+		return cfg, fmt.Errorf("--tls %q: want auto, off or nothing", cfg.tlsMode)
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return cfg, errors.New("--tls-cert and --tls-key go together")
+	case cfg.tlsCert != "" && cfg.tlsMode == "auto":
+		return cfg, errors.New("--tls=auto makes its own certificate: drop --tls-cert/--tls-key, or --tls")
+	case cfg.maxConnsPerIP < 0:
+		return cfg, errors.New("--max-conns-per-ip must be 0 (no cap) or more")
+	}
 	return cfg, nil
+}
+
+// tlsConfig is the TLS the flags ask for, or nil.
+func tlsConfig(cfg config, log *slog.Logger) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	switch {
+	case cfg.tlsCert != "":
+		cert, err = server.LoadCert(cfg.tlsCert, cfg.tlsKey)
+	case cfg.tlsMode == "auto":
+		hosts := []string{"localhost", "127.0.0.1", "::1"}
+		if name, err := os.Hostname(); err == nil {
+			hosts = append(hosts, name, name+".local", name+".lan")
+		}
+		hosts = append(hosts, lanHosts()...)
+		cert, err = server.AutoCert(filepath.Join(cfg.data, "tls"), hosts)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("tls on", "sha256", server.Fingerprint(cert))
+	return server.TLSConfig(cert), nil
 }
 
 func printHelp(w io.Writer, docs []flagDoc) {

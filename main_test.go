@@ -44,19 +44,35 @@ func (s *syncBuffer) String() string {
 // directory, as a user would with `go run .`, and stops it with the test.
 func startApp(t *testing.T, args []string, env map[string]string) (addr string, stdout, stderr *syncBuffer, stop func() error) {
 	t.Helper()
+	a := launch(t, args, env)
+	return a.addr, a.stdout, a.stderr, a.stop
+}
+
+// app is a running program and what a test wants of it.
+type app struct {
+	srv            *server.Server
+	addr           string
+	stdout, stderr *syncBuffer
+	stop           func() error
+}
+
+func launch(t *testing.T, args []string, env map[string]string) *app {
+	t.Helper()
+	var addr string
+	var srv *server.Server
 	dir := t.TempDir()
 	args = append([]string{"-i", "127.0.0.1", "-p", "0", "--data", filepath.Join(dir, "data")}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []server.Endpoint, 1)
+	ready := make(chan *server.Server, 1)
 	errc := make(chan error, 1)
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	getenv := func(k string) string { return env[k] }
 	go func() {
-		errc <- run(ctx, args, getenv, stdout, stderr, func(eps []server.Endpoint) { ready <- eps })
+		errc <- run(ctx, args, getenv, stdout, stderr, func(s *server.Server) { ready <- s })
 	}()
 	select {
-	case eps := <-ready:
-		addr = eps[0].Addr.String()
+	case srv = <-ready:
+		addr = srv.Endpoints()[0].Addr.String()
 	case err := <-errc:
 		t.Fatalf("run: %v\n%s", err, stderr)
 	case <-time.After(10 * time.Second):
@@ -64,7 +80,7 @@ func startApp(t *testing.T, args []string, env map[string]string) (addr string, 
 	}
 	var once sync.Once
 	var runErr error
-	stop = func() error {
+	stop := func() error {
 		once.Do(func() {
 			cancel()
 			select {
@@ -80,7 +96,7 @@ func startApp(t *testing.T, args []string, env map[string]string) (addr string, 
 			t.Error(err)
 		}
 	})
-	return addr, stdout, stderr, stop
+	return &app{srv: srv, addr: addr, stdout: stdout, stderr: stderr, stop: stop}
 }
 
 // The appliance end to end: telnet on the shared port gets the original

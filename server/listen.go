@@ -90,12 +90,16 @@ const (
 	KindUndecided Kind = iota // could still become either
 	KindHTTP
 	KindRaw
+	KindTLS // a TLS ClientHello: what it speaks is decided inside
 )
 
-// Classify decides from a connection's first bytes whether it speaks HTTP.
-// Anything that is not the start of an HTTP request line is raw Rt-Stat,
-// including telnet's IAC negotiation.
+// Classify decides from a connection's first bytes whether it speaks HTTP
+// or TLS. Anything else is raw Rt-Stat, including telnet's IAC negotiation
+// (no text command starts with 0x16, the TLS handshake byte).
 func Classify(first []byte) Kind {
+	if len(first) > 0 && first[0] == 0x16 { // a TLS handshake record
+		return KindTLS
+	}
 	undecided := false
 	for _, m := range httpMethods {
 		if bytes.HasPrefix(first, m) {
@@ -111,12 +115,16 @@ func Classify(first []byte) Kind {
 	return KindRaw
 }
 
-// sniff reads a connection's first bytes (within wait) and classifies it.
-// The bytes read are handed back through the returned conn.
-func sniff(c net.Conn, wait time.Duration) (Kind, net.Conn) {
+// sniff reads a connection's first bytes and classifies it. A connection
+// silent for wait() is raw; wait is asked again when that time passes,
+// because the address may have spoken HTTP meanwhile (a browser opens its
+// spare connection beside its first request). The bytes read are handed
+// back through the returned conn.
+func sniff(c net.Conn, wait func() time.Duration) (Kind, net.Conn) {
 	var buf [8]byte
 	n := 0
-	deadline := time.Now().Add(wait)
+	start := time.Now()
+	deadline := start.Add(wait())
 	_ = c.SetReadDeadline(deadline)
 	kind := KindUndecided
 	for kind == KindUndecided {
@@ -124,11 +132,19 @@ func sniff(c net.Conn, wait time.Duration) (Kind, net.Conn) {
 		n += m
 		kind = Classify(buf[:n])
 		if err != nil {
+			var ne net.Error
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			if timeout && n == 0 {
+				if d := start.Add(wait()); d.After(deadline) {
+					deadline = d
+					_ = c.SetReadDeadline(d)
+					continue
+				}
+			}
 			if kind == KindUndecided {
 				kind = KindRaw // silent (timeout) or gone: a raw client, or nothing
 			}
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
+			if !timeout {
 				_ = c.Close() // EOF or reset: nobody to serve; the reader will see net.ErrClosed
 			}
 			break

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,20 @@ type Config struct {
 	Store   *store.Store
 	UI      http.Handler // serves "/" and the assets under it
 	Log     *slog.Logger
+
+	// Token, when set, guards every route but /healthz and the login page
+	// (the Rt-Stat WebSocket keeps its own auth command).
+	Token string
+	// TLS, when set, is spoken by any connection that opens with a TLS
+	// ClientHello, on every address: https, wss and TLS raw Rt-Stat.
+	TLS *tls.Config
+	// MaxConnsPerIP caps the open connections of one remote address (0: no
+	// cap); loopback is exempt unless CapLoopback.
+	MaxConnsPerIP int
+	CapLoopback   bool
+	// HeaderTimeout bounds the wait for a request's headers (default 10 s):
+	// a client trickling them (slowloris) is closed after it.
+	HeaderTimeout time.Duration
 }
 
 // Server owns the listeners and the HTTP server.
@@ -45,6 +60,7 @@ type Server struct {
 	wg      sync.WaitGroup
 	sniffer chan struct{} // semaphore of connections being classified
 	recent  recentHTTP    // addresses that spoke HTTP lately
+	perIP   perIP         // open connections per remote address
 
 	undecidedMu sync.Mutex
 	undecided   map[net.Conn]struct{} // being sniffed: closed by Shutdown
@@ -57,11 +73,20 @@ func New(cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, started: time.Now(), sniffer: make(chan struct{}, maxSniffing)}
+	s.perIP = perIP{max: cfg.MaxConnsPerIP, capLoopback: cfg.CapLoopback}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Second
+	}
 	s.router = httprouter.New()
 	s.routes()
+	var handler http.Handler = s.router
+	if a := newAuth(cfg.Token); a != nil {
+		handler = a.wrap(handler)
+	}
 	s.http = &http.Server{
-		Handler:           s.router,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           handler,
+		ConnContext:       connContext,
+		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
@@ -171,43 +196,85 @@ func (s *Server) accept(ctx context.Context, ln *kindListener) {
 			time.Sleep(50 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		switch ln.kind {
-		case KindHTTP:
+		c, ok := s.perIP.acquire(c)
+		if !ok {
+			continue // its address holds too many connections already
+		}
+		// Without TLS the split ports need no look at the first bytes.
+		if s.cfg.TLS == nil && ln.kind == KindHTTP {
 			s.httpLn.deliver(c)
-		case KindRaw:
+			continue
+		}
+		if s.cfg.TLS == nil && ln.kind == KindRaw {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
 				s.cfg.RtStat.ServeRaw(c)
 			}()
+			continue
+		}
+		select {
+		case s.sniffer <- struct{}{}:
 		default:
-			select {
-			case s.sniffer <- struct{}{}:
-			default:
-				_ = c.Close() // too many undecided connections at once
-				continue
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				ip := remoteIP(c)
-				if !s.track(c) {
-					<-s.sniffer
-					return
-				}
-				orig := c
-				kind, c := sniff(c, s.recent.wait(ip, time.Now()))
-				s.untrack(orig)
-				<-s.sniffer
-				if kind == KindHTTP {
-					s.recent.mark(ip, time.Now())
-					s.httpLn.deliver(c)
-					return
-				}
+			_ = c.Close() // too many undecided connections at once
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			kind, c := s.classify(ctx, c, ln.kind)
+			<-s.sniffer
+			switch kind {
+			case KindHTTP:
+				s.httpLn.deliver(c)
+			case KindRaw:
 				s.cfg.RtStat.ServeRaw(c)
-			}()
+			}
+		}()
+	}
+}
+
+// classify decides what a new connection speaks: TLS first (then what it
+// speaks inside), HTTP or raw Rt-Stat. KindUndecided means it is gone.
+func (s *Server) classify(ctx context.Context, c net.Conn, listenKind Kind) (Kind, net.Conn) {
+	if !s.track(c) {
+		return KindUndecided, nil
+	}
+	orig := c
+	defer s.untrack(orig)
+	ip := remoteIP(c)
+	wait := func() time.Duration { return s.recent.wait(ip, time.Now()) }
+	if listenKind == KindHTTP {
+		// An HTTP client speaks first; only TLS or not is asked.
+		wait = func() time.Duration { return tlsHandshakeWait }
+	}
+	kind, c := sniff(c, wait)
+	if kind == KindTLS && s.cfg.TLS == nil {
+		kind = KindRaw // as before TLS existed: garbage for the raw protocol
+	}
+	if kind == KindTLS {
+		tc := tls.Server(c, s.cfg.TLS)
+		_ = tc.SetDeadline(time.Now().Add(tlsHandshakeWait))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.cfg.Log.Debug("tls handshake failed", "remote", orig.RemoteAddr().String(), "err", err.Error())
+			_ = tc.Close()
+			return KindUndecided, nil
+		}
+		_ = tc.SetDeadline(time.Time{})
+		c = tc
+		kind = listenKind
+		if listenKind == KindUndecided {
+			kind, c = sniff(tc, wait)
 		}
 	}
+	switch listenKind {
+	case KindHTTP, KindRaw:
+		kind = listenKind // a split port serves its one protocol, whatever came
+	}
+	if kind == KindHTTP {
+		s.recent.mark(ip, time.Now())
+	}
+	return kind, c
 }
 
 // track registers a connection being sniffed, so Shutdown need not wait
@@ -270,6 +337,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		"uptime_seconds": int64(time.Since(s.started).Seconds()),
 		"rtstat_clients": s.cfg.RtStat.Clients(),
 		"store":          storeState,
+		"auth":           s.cfg.Token != "",
+		"tls":            s.cfg.TLS != nil,
 	})
 }
 

@@ -40,7 +40,7 @@ func TestClassify(t *testing.T) {
 		{"get / HTTP/1.1", KindRaw}, // methods are case-sensitive; a raw command in lower case
 		{"\xff\xfd\x03", KindRaw},   // telnet negotiation
 		{"version\n", KindRaw},
-		{"\x16\x03\x01", KindRaw},
+		{"\x16\x03\x01", KindTLS}, // a ClientHello: TLS when configured, else raw garbage
 	}
 	for _, tt := range tests {
 		if got := Classify([]byte(tt.in)); got != tt.want {
@@ -266,11 +266,30 @@ func TestBrowserSpareConnection(t *testing.T) {
 	ts := startServer(t, Config{Addr: "127.0.0.1:0"})
 	addr := ts.srv.Endpoints()[0].Addr.String()
 
+	// A spare opened beside the first request, before the address was
+	// known to speak HTTP.
+	early, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Close()
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	_ = early.SetReadDeadline(time.Now().Add(time.Second))
+	var b [1]byte
+	if n, err := early.Read(b[:]); n != 0 || err == nil {
+		t.Fatalf("a spare opened beside the first request got %q (%v)", b[:n], err)
+	}
+	if _, err := early.Write([]byte("GET /healthz HTTP/1.1\r\nHost: box\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = early.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if status, err := bufio.NewReader(early).ReadString('\n'); err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("the early spare's request got %q (%v)", status, err)
+	}
 
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -26,26 +25,22 @@ const (
 var pingFrame = wire.AppendFrame(nil, ws.OpPing, nil)
 
 // IsWebSocket reports whether r asks for a WebSocket upgrade.
-func IsWebSocket(r *http.Request) bool {
-	return r.Method == http.MethodGet && headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket")
-}
+func IsWebSocket(r *http.Request) bool { return wire.IsUpgrade(r) }
 
-func headerHasToken(h http.Header, key, token string) bool {
-	for _, v := range h.Values(key) {
-		for _, part := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
+type preauthKey struct{}
+
+// WithPreauthorized marks a request whose upgrade already carried the token
+// (a Bearer header, the login cookie or ?token=): its Rt-Stat session starts
+// authorized, so the box's own page needs no auth command.
+func WithPreauthorized(ctx context.Context) context.Context {
+	return context.WithValue(ctx, preauthKey{}, true)
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves Rt-Stat on it.
 // Any Origin is accepted: the original monitoring page may be hosted
 // anywhere, and the token travels inside the protocol.
 func (svc *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pre, _ := r.Context().Value(preauthKey{}).(bool)
 	u := ws.HTTPUpgrader{Timeout: wsHandshake}
 	nc, rw, _, err := u.Upgrade(r, w)
 	if err != nil {
@@ -60,11 +55,12 @@ func (svc *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A fresh goroutine: the handler's stack grew through net/http and would
 	// stay that large for the life of the connection.
-	go svc.serveWS(nc, rd)
+	go svc.serveWS(nc, rd, pre)
 }
 
-func (svc *Service) serveWS(nc net.Conn, rd io.Reader) {
+func (svc *Service) serveWS(nc net.Conn, rd io.Reader, preauthorized bool) {
 	c := svc.newConn(nc, true)
+	c.sess.authorized = preauthorized && svc.tokenSet
 	if !svc.admit(c) {
 		c.out.SendLast(wire.CloseFrame(ws.StatusCode(1013) /* try again later */, ErrTextTooManyClients))
 		c.out.Flush(time.Second)
@@ -142,5 +138,5 @@ func (c *conn) reply(frame []byte) {
 		c.out.SendLast(frame)
 		return
 	}
-	c.out.Send(frame, false)
+	c.out.SendWait(frame)
 }

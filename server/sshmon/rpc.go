@@ -215,6 +215,11 @@ func (r *RPC) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("too many /monitor clients (%d)", r.cfg.MaxClients), http.StatusServiceUnavailable)
 		return
 	}
+	if !wire.IsUpgrade(req) {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "GET /monitor takes a WebSocket upgrade", http.StatusUpgradeRequired)
+		return
+	}
 	u := ws.HTTPUpgrader{Timeout: 10 * time.Second}
 	nc, rw, _, err := u.Upgrade(req, w)
 	if err != nil {

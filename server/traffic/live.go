@@ -336,7 +336,7 @@ func hubAppendTextHeader(dst []byte, n int) []byte {
 // choose what is sent. Any Origin is accepted: access control is the
 // token's job, in front of this handler.
 func (h *Hub) ServeLive(w http.ResponseWriter, r *http.Request) {
-	if !hubIsUpgrade(r) {
+	if !wire.IsUpgrade(r) {
 		writeCodedError(w, http.StatusBadRequest, hubCodeBadRequest, "GET "+r.URL.Path+" takes a WebSocket upgrade")
 		return
 	}
@@ -670,23 +670,6 @@ const (
 	hubCodeBadRequest = 1102 // the original's code for a bad request parameter
 	hubCodeBusy       = 1103 // over MaxClients, or shutting down
 )
-
-// hubIsUpgrade reports whether r asks for a WebSocket upgrade.
-func hubIsUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && hubHeaderHas(r.Header, "Connection", "upgrade") &&
-		hubHeaderHas(r.Header, "Upgrade", "websocket")
-}
-
-func hubHeaderHas(hd http.Header, key, token string) bool {
-	for _, v := range hd.Values(key) {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // hubNewID returns 20 random URL-safe characters, like Engine.IO's ids.
 func hubNewID() string {

@@ -246,7 +246,7 @@ func (h *Hub) ServeSocketIO(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodGet:
 		eioError(w, eioErrBadMethod, "Bad handshake method")
 		return
-	case !hubIsUpgrade(r):
+	case !wire.IsUpgrade(r):
 		eioError(w, eioErrBadRequest, "Bad request")
 		return
 	case q.Get("EIO") != "4":

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
 
 	"github.com/gobwas/ws"
 )
@@ -123,4 +125,23 @@ func (fr *FrameReader) frameDone() {
 	if fr.OnFrame != nil {
 		fr.OnFrame()
 	}
+}
+
+// IsUpgrade reports whether r asks for a WebSocket upgrade. A handler
+// checks it before upgrading: gobwas's upgrader answers a plain request on
+// the raw connection, which leaves a keep-alive client waiting.
+func IsUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && headerHas(r.Header, "Connection", "upgrade") &&
+		headerHas(r.Header, "Upgrade", "websocket")
+}
+
+func headerHas(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
