@@ -574,3 +574,27 @@ func measureChart(t *testing.T, bctx context.Context, host, base string) {
 	t.Logf("chart: 10 series x 600 visible points, %d draws: median %.2f ms, mean %.2f ms, max %.2f ms per draw", res.Frames, res.Median, res.MeanMs, res.MaxMs)
 	tb.assertClean(t)
 }
+
+// With --auth-token a browser is sent to the login page, logs in once, and
+// its cookie opens the pages, the APIs and the WebSockets (the Live page's
+// Rt-Stat socket included, authorized by the cookie on its upgrade).
+func TestUILogin(t *testing.T) {
+	chromium := needTool(t, "chromium", "chromium")
+	const token = "ui-Login-Token-5d"
+	c := startChild(t, "--data", t.TempDir(), "--auth-token", token)
+	base, err := url.Parse(c.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx := newBrowser(t, chromium)
+	tb := openTab(t, bctx, base.Host, 1366, 900, false)
+	tb.run(t, chromedp.Navigate(c.base+"/#/probes"))
+	tb.waitJS(t, "the login page", `location.pathname === '/login' && document.querySelector('input[name=token]')`, 10*time.Second)
+	tb.eval(t, fmt.Sprintf(`(() => { const f = document.forms[0]; f.elements.token.value = %q; f.submit(); return true; })()`, token), new(bool))
+	tb.waitJS(t, "back on the app", `location.pathname === '/' && document.querySelector('main') && document.querySelector('main').dataset.page === 'live'`, 10*time.Second)
+	tb.waitJS(t, "Rt-Stat pushes over the cookie", `document.querySelector('[data-field=clock]').textContent.includes(':')`, 10*time.Second)
+	tb.run(t, chromedp.Navigate(c.base+"/#/probes"))
+	tb.waitJS(t, "an API over the cookie", `document.querySelector('tr[data-probe-id] [data-field=packets]')`, 10*time.Second)
+	tb.waitJS(t, "Log out offered", `!document.getElementById('logout').hidden`, 10*time.Second)
+	tb.assertClean(t)
+}

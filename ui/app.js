@@ -2,7 +2,7 @@
 // (rate units, theme, token) and the status pill. Each page is a module
 // loaded when first opened, so a page's first load carries only itself.
 import { setRateInBits, rateInBits } from './lib/format.js';
-import { token, setToken } from './lib/net.js';
+import { api, token, setToken } from './lib/net.js';
 
 const PAGES = {
   live: 'Live', servers: 'Servers', traffic: 'Traffic', ssh: 'SSH hosts', sessions: 'Sessions', probes: 'Probes',
@@ -83,3 +83,5 @@ $('token').addEventListener('change', () => {
 $('settings').addEventListener('submit', (ev) => ev.preventDefault());
 window.addEventListener('hashchange', route);
 route();
+// "Log out" only where there is something to log out of.
+api('/healthz').then((h) => { $('logout').hidden = !(h && h.auth); }).catch(() => {});

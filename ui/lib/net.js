@@ -30,6 +30,11 @@ export async function api(path, opts = {}) {
   const text = await resp.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: reported below */ }
+  if (resp.status === 401 && !token()) {
+    // The box wants its token and this tab has only its cookie (gone or
+    // expired): log in again, then come back here.
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.hash)}`);
+  }
   if (!resp.ok) {
     const msg = data && data.error ? (data.error.message || data.error) : text.trim() || resp.statusText;
     const err = new Error(`${resp.status}: ${msg}`);
