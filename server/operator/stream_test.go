@@ -564,3 +564,41 @@ func TestPcapClip(t *testing.T) {
 		t.Error("a zero timestamp stays zero")
 	}
 }
+
+// slowConn reads at most rate bytes a second.
+type slowConn struct {
+	net.Conn
+	rate  float64
+	began time.Time
+	n     int64
+}
+
+func (c *slowConn) Read(p []byte) (int, error) {
+	if due := c.began.Add(time.Duration(float64(c.n) / c.rate * float64(time.Second))); time.Until(due) > 0 {
+		time.Sleep(time.Until(due))
+	}
+	n, err := c.Conn.Read(p[:min(len(p), 4<<10)])
+	c.n += int64(n)
+	return n, err
+}
+
+// A slow but steady reader (Wireshark over a slow link) gets the whole
+// capture: it is never taken for a stalled one, during the session or
+// while the end drains, however long the drain takes.
+func TestStreamSlowSteadyReader(t *testing.T) {
+	const n = 2500 // about 0.8 MB
+	s := pcapNewStream(t, StreamConfig{Block: true, QueueBytes: 256 << 10, StallTimeout: 1500 * time.Millisecond})
+	conn := pcapDial(t, s)
+	res := pcapReadClient(&slowConn{Conn: conn, rate: 160 << 10, began: time.Now()}, 0, 0)
+	pcapWaitClients(t, s, 1)
+	pcapSend(s, 0, n)
+	start := time.Now()
+	s.End(time.Minute)
+	if r := pcapRecv(t, res); r.err != nil || r.n != n {
+		t.Fatalf("a reader at 160 KiB/s got %d of %d packets: %v", r.n, n, r.err)
+	}
+	if st := s.Stats(); st.Dropped != 0 {
+		t.Errorf("stats %+v: the slow reader was dropped", st)
+	}
+	t.Logf("the end drained for %v", time.Since(start).Round(time.Millisecond))
+}
