@@ -273,6 +273,17 @@ func TestLoginCookieAndLimits(t *testing.T) {
 		t.Errorf("login with next=//evil.example/ redirects to %q", loc)
 	}
 
+	// A stale cookie (the token changed) is sent to log in again, and is not
+	// counted as a guess.
+	for i := 0; i < 20; i++ {
+		if code := do(t, noRedirect, "GET", base+"/traffic/status", map[string]string{"Cookie": cookie.Name + "=stale"}); code != http.StatusUnauthorized {
+			t.Fatalf("a stale cookie: %d", code)
+		}
+	}
+	if code := do(t, noRedirect, "GET", base+"/traffic/status", withCookie); code != http.StatusOK {
+		t.Fatalf("after 20 stale cookies the good one got %d", code)
+	}
+
 	// Ten wrong tokens, then even the right one waits.
 	for i := 0; i < 10; i++ {
 		if code := do(t, noRedirect, "GET", base+"/traffic/status", map[string]string{"Authorization": "Bearer wrong"}); code != http.StatusUnauthorized {

@@ -70,11 +70,10 @@ func (a *auth) credential(r *http.Request) string {
 			return "bearer"
 		}
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
-		offered = true
-		if equal(c.Value, a.cookie) {
-			return "cookie"
-		}
+	// A wrong cookie is not a guess (it is an HMAC nobody types): a stale one,
+	// after the token changed, must not get the browser rate-limited.
+	if c, err := r.Cookie(cookieName); err == nil && equal(c.Value, a.cookie) {
+		return "cookie"
 	}
 	if rtstat.IsWebSocket(r) && r.URL.Query().Has("token") {
 		offered = true
