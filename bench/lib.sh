@@ -39,14 +39,18 @@ build_server() {
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN" .)
 }
 
-# start_server NAME starts the server on a free loopback port (port 0: the
-# kernel picks one, the greeting tells which) and waits until it listens.
+# start_server NAME [FLAG...] starts the server, with the extra flags, on a
+# free loopback port (port 0: the kernel picks one, the greeting tells
+# which) and waits until it listens. Its output is in $WORK/NAME.server.out
+# and .err, its data in $WORK/NAME.data; the environment passes through
+# (GODEBUG=gctrace=1 start_server ...).
 start_server() {
 	local name=$1 out=$WORK/$1.server.out i
+	shift
 	mkdir -p "$WORK/$name.data"
 	: >"$out" # the background child opens it later: it must exist for sed
 	"$BIN" --interface 127.0.0.1 --port 0 --max-clients 0 --data "$WORK/$name.data" \
-		--log-level "${LOG_LEVEL:-warn}" >"$out" 2>"$WORK/$name.server.err" &
+		--log-level "${LOG_LEVEL:-warn}" "$@" >"$out" 2>"$WORK/$name.server.err" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	for ((i = 0; i < 100; i++)); do

@@ -46,27 +46,6 @@ MONCLIENT=$WORK/monclient
 	CGO_ENABLED=0 go build -trimpath -o "$MONCLIENT" ./bench/monclient)
 if [[ -n ${KEEP_WORK:-} ]]; then echo "logs in $WORK" >&2; fi
 
-# start_edgestat NAME TARGETS: lib.sh's start_server with the monitor's
-# flags (start_server takes none).
-start_edgestat() {
-	local name=$1 out=$WORK/$1.server.out i
-	mkdir -p "$WORK/$name.data"
-	: >"$out"
-	"$BIN" --interface 127.0.0.1 --port 0 --max-clients 0 --data "$WORK/$name.data" \
-		--monitor-interval "$INTERVAL" --max-monitor-targets "$2" \
-		--log-level "$LOG_LEVEL" >"$out" 2>"$WORK/$name.server.err" &
-	SERVER_PID=$!
-	PIDS+=("$SERVER_PID")
-	for ((i = 0; i < 100; i++)); do
-		SERVER_PORT=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$out" | head -n1)
-		[[ -n $SERVER_PORT ]] && return
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "edgestat did not start:" >&2
-	cat "$out" "$WORK/$name.server.err" >&2
-	return 1
-}
 
 # all_ticks PID: CPU of a process and of the children it has waited for
 # (sshhosts reaps its shells, head and df), in clock ticks.
@@ -86,7 +65,7 @@ for n in $N; do
 	PIDS+=("$hosts_pid")
 	wait_line "$ports" '^[0-9]' "$n" 30 "$hosts_pid"
 
-	start_edgestat "n$n" "$n"
+	start_server "n$n" --monitor-interval "$INTERVAL" --max-monitor-targets "$n"
 	echo "N=$n: edgestat on port $SERVER_PORT, idle ${IDLE} s" >&2
 	c0=$(cpu_ticks "$SERVER_PID")
 	t0=$(now)

@@ -71,27 +71,9 @@ hosts_pid=$!
 PIDS+=("$hosts_pid")
 wait_line "$WORK/ports" '^[0-9]' "$SSH_HOSTS" 30 "$hosts_pid"
 
-# lib.sh's start_server takes no flags; this is it with the soak's.
-mkdir -p "$WORK/data"
-: >"$WORK/server.out"
 t_server=$(now)
 # shellcheck disable=SC2086 # EXTRA_ARGS is a list of flags
-GODEBUG=gctrace=1 "$BIN" --interface 127.0.0.1 --port 0 --max-clients 0 --data "$WORK/data" \
-	--emulator-rate "$EMULATOR_RATE" --session-max-cpu 0 --log-level "$LOG_LEVEL" $EXTRA_ARGS \
-	>"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-PIDS+=("$SERVER_PID")
-for ((i = 0; i < 100; i++)); do
-	SERVER_PORT=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$WORK/server.out" | head -n1)
-	[[ -n $SERVER_PORT ]] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if [[ -z $SERVER_PORT ]]; then
-	echo "edgestat did not start:" >&2
-	cat "$WORK/server.out" "$WORK/server.err" >&2
-	exit 1
-fi
+GODEBUG=gctrace=1 start_server soak --emulator-rate "$EMULATOR_RATE" --session-max-cpu 0 $EXTRA_ARGS || exit 1
 base=http://127.0.0.1:$SERVER_PORT
 echo "edgestat pid $SERVER_PID on port $SERVER_PORT" >&2
 
@@ -121,7 +103,7 @@ goroutines() {
 # heap_live: the live heap after the last GC, in MB, from gctrace's
 # "A->B->C MB" (C is what survived).
 heap_live() {
-	grep '^gc ' "$WORK/server.err" | tail -n1 | sed -n 's/.* [0-9]*->[0-9]*->\([0-9]*\) MB.*/\1/p'
+	grep '^gc ' "$WORK/soak.server.err" | tail -n1 | sed -n 's/.* [0-9]*->[0-9]*->\([0-9]*\) MB.*/\1/p'
 }
 # listen_drops: the kernel's TcpExt ListenOverflows and ListenDrops (SYNs
 # dropped because an accept queue was full), machine-wide.
@@ -145,7 +127,7 @@ while :; do
 	sleep $((left < SAMPLE ? left : SAMPLE))
 	kill -0 "$SERVER_PID" 2>/dev/null || {
 		echo "edgestat died:" >&2
-		tail -n 50 "$WORK/server.err" >&2
+		tail -n 50 "$WORK/soak.server.err" >&2
 		exit 1
 	}
 	t=$(now)
@@ -197,7 +179,7 @@ range() {
 # pending reports' sawtooth (edgestat's gctrace times count from its start).
 batches=$WORK/batches # t live_heap_mb
 # Only batches before the last sample: the shutdown writes one more.
-grep '^gc .*(forced)' "$WORK/server.err" | awk -v off="$(awk -v a="$t_server" -v b="$t_start" 'BEGIN {print b - a}')" \
+grep '^gc .*(forced)' "$WORK/soak.server.err" | awk -v off="$(awk -v a="$t_server" -v b="$t_start" 'BEGIN {print b - a}')" \
 	-v end="$(awk -v a="$t_start" -v b="$t_end" 'BEGIN {print b - a - 1}')" \
 	'{t = $3; gsub(/[@s]/, "", t); t -= off; split($11, h, "->"); if (t >= 0 && t < end) printf "%.0f %s\n", t, h[3]}' >"$batches"
 batch_slope() {
@@ -221,12 +203,12 @@ echo "- live heap: $(slope 3) MB ($(range 3) MB)"
 echo "- live heap right after each batch write: $(batch_slope) MB ($(awk '{printf "%s%s s: %s MB", sep, $1, $2; sep = ", "}' "$batches"))"
 echo "- goroutines: $(slope 4) ($(range 4))"
 echo "- open files: $(slope 5) ($(range 5))"
-echo "- edgestat: VmHWM $(mb "$hwm") MB, threads $nthreads, GCs $(grep -c '^gc ' "$WORK/server.err" || true), stopped in $stop_s s after SIGTERM"
+echo "- edgestat: VmHWM $(mb "$hwm") MB, threads $nthreads, GCs $(grep -c '^gc ' "$WORK/soak.server.err" || true), stopped in $stop_s s after SIGTERM"
 echo
 echo "Drivers:"
 echo "- soak: $(grep '"event":"summary"' "$WORK/soak.out" || echo '(no summary)')"
 echo "- wsload, from its connect to the end: $(grep '"event":"mark"' "$WORK/wsload.out" | tail -n1 || true)"
 echo "- wsload errors: $(sed -n 's/.*"errors":\({[^}]*}\).*/\1/p' "$WORK/wsload.out")"
 echo "- monclient summary: $(grep '"event":"summary"' "$WORK/mon.out" || true)"
-echo "- edgestat log: $(grep -vc '^gc ' "$WORK/server.err" || true) lines besides gctrace, $(grep -c 'level=WARN' "$WORK/server.err" || true) WARN, $(grep -c 'level=ERROR' "$WORK/server.err" || true) ERROR"
-{ grep -o 'level=\(WARN\|ERROR\) msg="[^"]*"' "$WORK/server.err" || true; grep -m 3 '^panic' "$WORK/server.err" || true; } | sort | uniq -c | sort -rn | head -n 10 | sed 's/^/    /'
+echo "- edgestat log: $(grep -vc '^gc ' "$WORK/soak.server.err" || true) lines besides gctrace, $(grep -c 'level=WARN' "$WORK/soak.server.err" || true) WARN, $(grep -c 'level=ERROR' "$WORK/soak.server.err" || true) ERROR"
+{ grep -o 'level=\(WARN\|ERROR\) msg="[^"]*"' "$WORK/soak.server.err" || true; grep -m 3 '^panic' "$WORK/soak.server.err" || true; } | sort | uniq -c | sort -rn | head -n 10 | sed 's/^/    /'
