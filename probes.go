@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,11 +152,53 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := probe.WriteReportCSV(stdout, in, probe.Options{ID: uint32(*id), Period: *period}); err != nil {
+	c, err := probe.WriteReportCSV(stdout, in, probe.Options{ID: uint32(*id), Period: *period})
+	if err != nil && !errors.Is(err, capture.ErrDamaged) {
 		return fmt.Errorf("report %s: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(stderr, "edgestat report: %s\n", reportSummary(c))
+	if w, ok := in.(capture.Warner); ok {
+		for _, s := range w.Warnings() {
+			fmt.Fprintf(stderr, "edgestat report: warning: %s\n", s)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "edgestat report: warning: %v; the reports cover the %d packets before it\n", err, c.Packets)
+		return exitStatus(2)
 	}
 	return nil
 }
+
+// reportSummary is one line of what a report run saw, for stderr.
+func reportSummary(c probe.Counters) string {
+	var errs []string
+	var nerr uint64
+	for i, n := range c.DecodeErrors {
+		if n > 0 {
+			nerr += n
+			errs = append(errs, fmt.Sprintf("%s %d", probe.DecodeError(i), n))
+		}
+	}
+	s := fmt.Sprintf("%d packets, %d bytes; %d flows, %d evicted from the full table",
+		c.Packets, c.Bytes, c.FlowsTotal, c.FlowsEvicted)
+	if c.DetailsMissed > 0 {
+		s += fmt.Sprintf(", %d without their HTTP/TLS/RTP details (detail pool full)", c.DetailsMissed)
+	}
+	s += fmt.Sprintf("; %d decode errors", nerr)
+	if nerr > 0 {
+		s += " (" + strings.Join(errs, ", ") + ")"
+	}
+	s += fmt.Sprintf("; %d stats rows, %d flow rows, %d host rows", c.StatRows, c.FlowRows, c.HostRows)
+	if c.PathsOverflow > 0 || c.HostsEvicted > 0 {
+		s += fmt.Sprintf("; %d paths cut short, %d hosts evicted", c.PathsOverflow, c.HostsEvicted)
+	}
+	return s
+}
+
+// exitStatus ends the program with that status, its message already printed.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // runEmulate is `edgestat emulate`: the emulator's packets as a pcap file.
 func runEmulate(args []string, stdout, stderr io.Writer) error {
@@ -166,6 +209,8 @@ func runEmulate(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed: the same seed and flags give the same file")
 	hosts := fs.Int("hosts", 12, "LAN hosts besides the router")
 	rate := fs.Float64("rate", 1000, "packets per second of packet time")
+	scan := fs.Bool("scan", false, "flow-heavy traffic: most packets open a new flow (a port scan, a torrent client, a DDoS)")
+	scanShare := fs.Float64("scan-share", 0.9, "with --scan, the share of packets that open a new flow (0-1)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: edgestat emulate --count N --out FILE.pcap\n\nWrites the traffic emulator's packets as a pcap file (tcpdump and tshark read it).")
 		fs.PrintDefaults()
@@ -187,6 +232,12 @@ func runEmulate(args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	opts := emulator.Options{Count: *count, Seed: *seed, Hosts: *hosts, Rate: *rate}
+	if *scan {
+		if *scanShare < 0 || *scanShare > 1 {
+			return fmt.Errorf("emulate: --scan-share %v: want 0 to 1", *scanShare)
+		}
+		opts.Scan = *scanShare
+	}
 	if err := emulator.WritePcap(w, opts); err != nil {
 		return fmt.Errorf("emulate: %w", err)
 	}

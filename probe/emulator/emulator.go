@@ -87,6 +87,10 @@ type Options struct {
 	Start time.Time
 	// Name is the source name reported by Name (default "emulator").
 	Name string
+	// Scan is the share of packets (0-1) that each open a new flow (see
+	// scanStep); the rest are the realistic mix. 0, the default, is the
+	// realistic mix alone.
+	Scan float64
 }
 
 // An Emulator generates packets. ReadPacket must not be called
@@ -146,6 +150,7 @@ type Emulator struct {
 	obn     int
 	noise   []byte     // random bytes standing in for ciphertext and media
 	ik      initialKey // QUIC Initial protection, derived per packet
+	scanIP  [16]byte   // the peer of a flow-opening packet
 }
 
 // New returns an Emulator for opts.
@@ -165,6 +170,7 @@ func New(opts Options) *Emulator {
 	if opts.Name == "" {
 		opts.Name = DefaultName
 	}
+	opts.Scan = min(max(opts.Scan, 0), 1)
 	buildCerts()
 	e := &Emulator{
 		opts:  opts,
@@ -283,6 +289,9 @@ var errNoPacket = errors.New("emulator: no session produced a packet")
 // generate makes the next packet in e.buf.
 func (e *Emulator) generate() ([]byte, error) {
 	e.emitted = false
+	if e.opts.Scan > 0 && e.rng.Float64() < e.opts.Scan {
+		e.scanStep()
+	}
 	for tries := 0; !e.emitted; tries++ {
 		if tries > 4*maxSessions {
 			return nil, errNoPacket
