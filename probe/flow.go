@@ -1,8 +1,6 @@
 package probe
 
-// Flow timeout classes. A flow sits in the timing wheel bucket of the
-// moment it would time out (its last packet plus its class's timeout); a
-// packet moves it only when that bucket changes, about once a second.
+// Flow timeout classes: each has its idle timeout and its LRU list.
 const (
 	classTCP = iota
 	classUDP
@@ -57,21 +55,38 @@ const (
 	flowMIMELen    = 40
 )
 
-// flow is one entry of the flow table. It holds no pointers, so the pool
-// is not scanned by the garbage collector.
+// flow is one entry of the flow table: what every flow needs, 200 bytes.
+// What only HTTP, TLS and RTP flows need is in a flowDetail of its own.
+// It holds no pointers: the pool lives outside the Go heap (reserve).
 type flow struct {
 	key        flowKey
-	hash       uint64
-	prev, next int32 // list of the wheel bucket
-	bucket     int64 // expiry >> wheelShift
-	class      uint8
-	inUse      bool
-	clientLo   bool  // the first packet's source is the key's first endpoint
-	ulClient   bool  // upload (LAN side) is the client's direction
-	local      uint8 // bit 0: key side 0 is a LAN address, bit 1: side 1
-	fin        uint8 // bit per direction (0 client, 1 server) that sent FIN
-	proto      uint8
-	ipVer      uint8
+	hash       uint32
+	prev, next int32 // the LRU list of its class; next also links the free list
+	detail     int32 // index in the detail pool, -1 when none
+	hdr        int32 // path node of the headers (link to transport)
+	leaf       int32 // path node of the whole path
+
+	// hosts (index and generation in the host table per key side)
+	hostIdx [2]int32
+	hostGen [2]uint32
+
+	appProto  uint16 // 153 HTTP, 341 SSL ... 0 unknown
+	app       uint16 // 134 GOOGLE ... 0 unknown
+	class     uint8
+	inUse     bool
+	clientLo  bool  // the first packet's source is the key's first endpoint
+	ulClient  bool  // upload (LAN side) is the client's direction
+	local     uint8 // bit 0: key side 0 is a LAN address, bit 1: side 1
+	fin       uint8 // bit per direction (0 client, 1 server) that sent FIN
+	proto     uint8
+	ipVer     uint8
+	inspected uint8
+	guessed   bool // appProto from a port only
+	final     bool // classification settled
+	cdn       uint8
+	synAck    bool
+	seqValid  [2]bool
+	noDetail  bool // the detail pool was exhausted when this flow wanted one
 
 	id          uint64
 	first, last int64 // ns
@@ -80,29 +95,31 @@ type flow struct {
 	ulBytes     uint64
 	dlBytes     uint64
 
-	hdr  int32 // path node of the headers (link to transport)
-	leaf int32 // path node of the whole path
-
-	// classification
-	appProto  uint16 // 153 HTTP, 341 SSL ... 0 unknown
-	app       uint16 // 134 GOOGLE ... 0 unknown
-	inspected uint8
-	guessed   bool // appProto from a port only
-	final     bool // classification settled
-	tls       tlsHello
-
-	// hosts (index and generation in the host table per key side)
-	hostIdx [2]int32
-	hostGen [2]uint32
-
 	// TCP
-	synTime  int64
-	synAck   int64
-	rtt      int64
-	retrans  uint64
-	nextSeq  [2]uint32 // by direction (0 client, 1 server)
-	seqValid [2]bool
+	synTime int64
+	rtt     int64
+	retrans uint64
+	nextSeq [2]uint32 // by direction (0 client, 1 server)
 
+	rtpCand rtpCandidate
+}
+
+// rtpCandidate is the first RTP-shaped packet of a UDP flow; a second one
+// of the same stream makes the flow RTP (and gives it a flowDetail).
+type rtpCandidate struct {
+	arrival int64
+	ssrc    uint32
+	ts      uint32
+	seq     uint16
+	pt      uint8
+	dir     uint8 // 0 client, 1 server; 0xff: no candidate
+}
+
+// flowDetail is what HTTP, TLS and RTP flows keep besides their flow entry.
+// Details come from a pool a quarter of the flow table's size: when it is
+// exhausted, a flow is still classified and counted, without its texts and
+// timings (Counters.DetailsMissed).
+type flowDetail struct {
 	// HTTP
 	reqTime      int64 // pending request's time, 0 when none
 	firstReq     int64
@@ -110,7 +127,6 @@ type flow struct {
 	responses    uint64
 	transactions uint64
 	os           uint8
-	cdn          uint8
 	contentClass uint8
 	nameLen      uint8
 	refererLen   uint8
@@ -118,14 +134,14 @@ type flow struct {
 	name         [flowNameLen]byte // HTTP host or TLS SNI
 	referer      [flowRefererLen]byte
 	mime         [flowMIMELen]byte
-
-	rtp rtpStats
+	tls          tlsHello
+	nextFree     int32
+	rtp          rtpStats
 }
 
 // rtpStats follows one RTP stream (the first SSRC seen) of a flow.
 type rtpStats struct {
 	ssrc       uint32
-	candidates uint8 // consecutive packets that looked like this stream
 	pt         uint8
 	dir        uint8
 	baseSeq    uint16
@@ -149,47 +165,60 @@ type flowSlot struct {
 	idx  int32 // pool index + 1; 0 is an empty slot
 }
 
-// wheelShift sets the wheel's bucket width: 2^30 ns, about 1.07 s.
-const wheelShift = 30
+// lruList is a list of flows through flow.prev and flow.next, least
+// recently seen at the head.
+type lruList struct{ head, tail int32 }
 
 // flowTable is an open-addressing hash table (linear probing, deletion by
-// backward shift) over a pool of flows (grown as flows come), with a timing wheel
-// for expiry.
+// backward shift) over a pool of flows, with one LRU list per timeout
+// class. Every operation is O(1) whatever the load:
+//
+//   - A flow's class fixes its idle timeout, so within a class the least
+//     recently seen flow is also the next to time out. A packet moves its
+//     flow to the tail of its class's list.
+//   - Expiry pops the heads that are due, earliest expiry first across the
+//     classes: constant work per expired flow, none when nothing is due.
+//   - When the table is full, a new flow evicts the least recently seen
+//     flow: the oldest of the six heads. A flood of new flows thus pushes
+//     out the flows idle the longest (often the flood's own, seen once),
+//     never walks the table, and keeps the flows that are busy.
+//
+// The pool and the slots are reserved whole for the bound, outside the Go
+// heap: memory is the bound's, touched as flows come, and no insert copies.
 type flowTable struct {
 	slots    []flowSlot
 	mask     uint64
-	pool     []flow // grows to max
+	pool     []flow
 	max      int
-	free     []int32
+	free     int32 // free list through flow.next, -1 when empty
 	used     int32 // pool entries ever handed out (the rest are untouched)
 	active   int
 	timeouts [numClasses]int64
-	wheel    []int32 // first flow of each bucket, -1 when empty
-	cursor   int64   // buckets before it have been expired
+	lru      [numClasses]lruList
+
+	details    []flowDetail
+	detailFree int32 // free list through flowDetail.nextFree, -1 when empty
+	detailUsed int32
+	detailsOut int // details held by flows
 }
 
-func newFlowTable(max int, timeouts [numClasses]int64) *flowTable {
+func newFlowTable(bound int, timeouts [numClasses]int64) *flowTable {
 	n := 1
-	for n < 2*max {
+	for n < 2*bound {
 		n <<= 1
 	}
-	w := int64(1)
-	for _, d := range timeouts {
-		for w < d>>wheelShift+3 {
-			w <<= 1
-		}
-	}
 	t := &flowTable{
-		slots:    make([]flowSlot, n),
-		mask:     uint64(n - 1),
-		pool:     make([]flow, 0, min(max, 1024)), // grows to max as flows come
-		max:      max,
-		free:     make([]int32, 0, max),
-		timeouts: timeouts,
-		wheel:    make([]int32, w),
+		mask:       uint64(n - 1),
+		max:        bound,
+		free:       -1,
+		detailFree: -1,
+		timeouts:   timeouts,
 	}
-	for i := range t.wheel {
-		t.wheel[i] = -1
+	t.slots = reserve[flowSlot](t, n)
+	t.pool = reserve[flow](t, bound)
+	t.details = reserve[flowDetail](t, max(bound/4, 1))
+	for c := range t.lru {
+		t.lru[c] = lruList{-1, -1}
 	}
 	return t
 }
@@ -212,39 +241,42 @@ func (t *flowTable) lookup(k *flowKey, h uint64) int32 {
 // insert takes a free pool entry for k, first seen at now, in class c, and
 // returns its index. The table must not be full.
 func (t *flowTable) insert(k *flowKey, h uint64, c uint8, now int64) int32 {
-	var idx int32
-	if n := len(t.free); n > 0 {
-		idx = t.free[n-1]
-		t.free = t.free[:n-1]
+	idx := t.free
+	if idx >= 0 {
+		t.free = t.pool[idx].next
 	} else {
 		idx = t.used
 		t.used++
-		if int(idx) == len(t.pool) {
-			// The pool grows as flows come instead of being allocated whole:
-			// 65,536 flows are 38 MB that the GC would count as live heap,
-			// and let the heap grow to twice that. Callers take pointers
-			// into the pool only after insert.
-			t.pool = append(t.pool, flow{})
-		}
 	}
 	f := &t.pool[idx]
-	*f = flow{key: *k, hash: h, inUse: true, class: c, first: now, last: now}
+	// Field by field: a literal would be built on the stack and copied.
+	*f = flow{}
+	f.key, f.hash, f.inUse, f.class, f.first, f.last, f.detail = *k, uint32(h), true, c, now, now, -1
+	f.rtpCand.dir = 0xff
 	i := h & t.mask
 	for t.slots[i].idx != 0 {
 		i = (i + 1) & t.mask
 	}
 	t.slots[i] = flowSlot{hash: uint32(h), idx: idx + 1}
 	t.active++
-	f.bucket = t.expiry(f) >> wheelShift
-	t.link(idx)
+	t.pushTail(idx)
 	return idx
 }
 
-// remove deletes flow idx from the table and the wheel.
+// remove deletes flow idx from the table and its list, and frees its detail.
 func (t *flowTable) remove(idx int32) {
 	f := &t.pool[idx]
 	t.unlink(idx)
-	i := f.hash & t.mask
+	if f.detail >= 0 {
+		t.details[f.detail].nextFree = t.detailFree
+		t.detailFree = f.detail
+		t.detailsOut--
+	}
+	f.inUse = false
+	f.next = t.free
+	t.free = idx
+	t.active--
+	i := uint64(f.hash) & t.mask
 	for t.slots[i].idx != idx+1 {
 		i = (i + 1) & t.mask
 	}
@@ -256,9 +288,6 @@ func (t *flowTable) remove(idx int32) {
 			j = (j + 1) & t.mask
 			s := t.slots[j]
 			if s.idx == 0 {
-				f.inUse = false
-				t.free = append(t.free, idx)
-				t.active--
 				return
 			}
 			ideal := uint64(s.hash) & t.mask
@@ -272,83 +301,110 @@ func (t *flowTable) remove(idx int32) {
 	}
 }
 
-// expiry is when flow f times out.
-func (t *flowTable) expiry(f *flow) int64 { return f.last + t.timeouts[f.class] }
-
-func (t *flowTable) link(idx int32) {
-	f := &t.pool[idx]
-	head := &t.wheel[f.bucket&int64(len(t.wheel)-1)]
-	f.prev, f.next = -1, *head
-	if *head >= 0 {
-		t.pool[*head].prev = idx
+// detail returns flow f's detail, taking one from the pool on first use;
+// nil when the pool is exhausted.
+func (t *flowTable) detail(f *flow) *flowDetail {
+	if f.detail >= 0 {
+		return &t.details[f.detail]
 	}
-	*head = idx
+	d := t.detailFree
+	if d >= 0 {
+		t.detailFree = t.details[d].nextFree
+	} else if int(t.detailUsed) < len(t.details) {
+		d = t.detailUsed
+		t.detailUsed++
+	} else {
+		return nil
+	}
+	t.details[d] = flowDetail{}
+	f.detail = d
+	t.detailsOut++
+	return &t.details[d]
+}
+
+// detailOf is flow f's detail, nil when it has none.
+func (t *flowTable) detailOf(f *flow) *flowDetail {
+	if f.detail < 0 {
+		return nil
+	}
+	return &t.details[f.detail]
+}
+
+func (t *flowTable) pushTail(idx int32) {
+	f := &t.pool[idx]
+	l := &t.lru[f.class]
+	f.prev, f.next = l.tail, -1
+	if l.tail >= 0 {
+		t.pool[l.tail].next = idx
+	} else {
+		l.head = idx
+	}
+	l.tail = idx
 }
 
 func (t *flowTable) unlink(idx int32) {
 	f := &t.pool[idx]
+	l := &t.lru[f.class]
 	if f.prev >= 0 {
 		t.pool[f.prev].next = f.next
 	} else {
-		t.wheel[f.bucket&int64(len(t.wheel)-1)] = f.next
+		l.head = f.next
 	}
 	if f.next >= 0 {
 		t.pool[f.next].prev = f.prev
+	} else {
+		l.tail = f.prev
 	}
 	f.prev, f.next = -1, -1
 }
 
-// schedule moves flow idx to the bucket of its expiry after a packet or a
-// class change; most packets leave it where it is.
-func (t *flowTable) schedule(idx int32) {
+// seen records a packet of flow idx at now (packet time never steps back,
+// so each list stays in order of last packet).
+func (t *flowTable) seen(idx int32, now int64) {
 	f := &t.pool[idx]
-	if b := t.expiry(f) >> wheelShift; b != f.bucket {
+	f.last = now
+	if t.lru[f.class].tail != idx {
 		t.unlink(idx)
-		f.bucket = b
-		t.link(idx)
+		t.pushTail(idx)
 	}
 }
 
 // setClass changes the timeout class of flow idx.
 func (t *flowTable) setClass(idx int32, c uint8) {
+	t.unlink(idx)
 	t.pool[idx].class = c
-	t.schedule(idx)
+	t.pushTail(idx)
 }
 
-// expired calls end for every flow timed out at now, with its expiry.
+// expiry is when flow f times out.
+func (t *flowTable) expiry(f *flow) int64 { return f.last + t.timeouts[f.class] }
+
+// expired calls end for every flow timed out at now, earliest expiry first,
+// with its expiry; end must remove the flow.
 func (t *flowTable) expired(now int64, end func(idx int32, at int64)) {
-	nb := now >> wheelShift
-	from := t.cursor
-	if n := int64(len(t.wheel)); nb-from >= n {
-		from = nb - n + 1
-	}
-	for b := from; b <= nb; b++ {
-		i := t.wheel[b&int64(len(t.wheel)-1)]
-		for i >= 0 {
-			f := &t.pool[i]
-			next := f.next
-			if e := t.expiry(f); e <= now {
-				end(i, e)
+	for {
+		best, at := int32(-1), now+1
+		for c := range t.lru {
+			if h := t.lru[c].head; h >= 0 {
+				if e := t.pool[h].last + t.timeouts[c]; e < at {
+					best, at = h, e
+				}
 			}
-			i = next
 		}
+		if best < 0 {
+			return
+		}
+		end(best, at)
 	}
-	t.cursor = nb
 }
 
-// oldest is the flow that would time out first, -1 when none.
+// oldest is the least recently seen flow, -1 when none.
 func (t *flowTable) oldest() int32 {
-	n := int64(len(t.wheel))
-	for b := t.cursor; b < t.cursor+n; b++ {
-		best := int32(-1)
-		for i := t.wheel[b&(n-1)]; i >= 0; i = t.pool[i].next {
-			if best < 0 || t.expiry(&t.pool[i]) < t.expiry(&t.pool[best]) {
-				best = i
-			}
-		}
-		if best >= 0 {
-			return best
+	best := int32(-1)
+	for c := range t.lru {
+		if h := t.lru[c].head; h >= 0 && (best < 0 || t.pool[h].last < t.pool[best].last) {
+			best = h
 		}
 	}
-	return -1
+	return best
 }

@@ -204,7 +204,6 @@ func (pl *pipeline) start(ts int64) {
 	pl.now = ts
 	pl.periodEnd = (ts/pl.period + 1) * pl.period
 	pl.nextCheck = min(ts+int64(time.Second), pl.periodEnd)
-	pl.flows.cursor = ts >> wheelShift
 }
 
 // tick closes the periods that ended by ts and expires idle flows; it runs
@@ -300,10 +299,9 @@ func (pl *pipeline) flowPacket(p *packet, hdr int32, ts int64, wire uint64) {
 	if idx < 0 {
 		idx = pl.newFlow(&key, h, p, lo, ts, hdr)
 	}
+	t.seen(idx, ts)
 	f := &t.pool[idx]
 	fromClient := lo == f.clientLo
-	f.last = ts
-	t.schedule(idx)
 	if fromClient == f.ulClient {
 		f.ulPackets++
 		f.ulBytes += wire
@@ -448,10 +446,8 @@ func (pl *pipeline) tcpPacket(idx int32, f *flow, p *packet, fromClient bool, ts
 			f.synTime = ts
 		}
 	case fl&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
-		if f.synAck == 0 {
-			f.synAck = ts
-		}
-	case fl&tcpACK != 0 && f.rtt == 0 && f.synAck != 0 && f.synTime != 0 && fromClient:
+		f.synAck = true
+	case fl&tcpACK != 0 && f.rtt == 0 && f.synAck && f.synTime != 0 && fromClient:
 		f.rtt = ts - f.synTime
 	}
 	if n := len(p.payload); n > 0 {
@@ -479,13 +475,13 @@ func (pl *pipeline) classify(f *flow, p *packet, fromClient bool, ts int64) {
 	if f.inspected >= maxInspect {
 		f.final = true
 	}
-	if f.tls.pending {
+	if d := pl.flows.detailOf(f); d != nil && d.tls.pending {
 		if fromClient && p.proto == 6 {
-			if sni := tlsContinue(b, &f.tls); sni != nil {
+			if sni := tlsContinue(b, &d.tls); sni != nil {
 				pl.setTLSName(f, sni)
 				pl.updatePath(f)
 			}
-			f.final = !f.tls.pending
+			f.final = !d.tls.pending
 		}
 		return
 	}
@@ -520,10 +516,20 @@ func (pl *pipeline) classify(f *flow, p *packet, fromClient bool, ts int64) {
 	f.appProto, f.guessed, f.app = proto, false, 0
 	f.final = true
 	if proto == idSSL && fromClient {
-		if sni := tlsClientHello(b, &f.tls); sni != nil {
+		// Without a detail the name is not kept, nor a ClientHello followed
+		// into the next segment; the application still comes from the SNI.
+		var st tlsHello
+		d := pl.detail(f)
+		if d != nil {
+			st = d.tls
+		}
+		if sni := tlsClientHello(b, &st); sni != nil {
 			pl.setTLSName(f, sni)
 		}
-		f.final = !f.tls.pending
+		if d != nil {
+			d.tls = st
+			f.final = !st.pending
+		}
 	}
 	pl.appFromDNS(f)
 	pl.updatePath(f)
@@ -540,7 +546,9 @@ func portGuess(proto uint8, port uint16) uint16 {
 }
 
 func (pl *pipeline) setTLSName(f *flow, sni []byte) {
-	f.nameLen = uint8(copyText(f.name[:], sni))
+	if d := pl.flows.detailOf(f); d != nil {
+		d.nameLen = uint8(copyText(d.name[:], sni))
+	}
 	if app := hostApp(sni); app != 0 {
 		f.app = app
 	}
@@ -567,6 +575,20 @@ func (pl *pipeline) appFromDNS(f *flow) {
 	f.app = pl.dns.get(hostKey{[2]uint64{f.key[s], f.key[s+1]}, f.ipVer})
 }
 
+// detail is flow f's detail, taken from the pool on first use; nil (and
+// counted once per flow) when the pool is exhausted.
+func (pl *pipeline) detail(f *flow) *flowDetail {
+	if f.noDetail {
+		return nil
+	}
+	d := pl.flows.detail(f)
+	if d == nil {
+		f.noDetail = true
+		pl.c.DetailsMissed++
+	}
+	return d
+}
+
 // copyText copies printable ASCII of b into dst ('?' for other bytes) and
 // returns the length.
 func copyText(dst, b []byte) int {
@@ -587,19 +609,30 @@ func (pl *pipeline) httpPacket(f *flow, p *packet, fromClient bool, ts int64) {
 		if httpMethod(b) == 0 {
 			return
 		}
-		f.transactions++
-		if f.reqTime == 0 {
-			f.reqTime = ts
-		}
-		if f.firstReq != 0 {
+		d := pl.detail(f)
+		if d == nil {
+			// No room for the request's texts: its Host still names the
+			// application.
+			scanHTTP(b, &pl.http)
+			if app := hostApp(pl.http.host); app != 0 && app != f.app {
+				f.app = app
+				pl.updatePath(f)
+			}
 			return
 		}
-		f.firstReq = ts
+		d.transactions++
+		if d.reqTime == 0 {
+			d.reqTime = ts
+		}
+		if d.firstReq != 0 {
+			return
+		}
+		d.firstReq = ts
 		hf := &pl.http
 		scanHTTP(b, hf)
-		f.nameLen = uint8(copyText(f.name[:], hf.host))
-		f.refererLen = uint8(copyText(f.referer[:], hf.referer))
-		f.os = deviceOS(hf.userAgent)
+		d.nameLen = uint8(copyText(d.name[:], hf.host))
+		d.refererLen = uint8(copyText(d.referer[:], hf.referer))
+		d.os = deviceOS(hf.userAgent)
 		if app := hostApp(hf.host); app != 0 && app != f.app {
 			f.app = app
 			pl.updatePath(f)
@@ -612,17 +645,21 @@ func (pl *pipeline) httpPacket(f *flow, p *packet, fromClient bool, ts int64) {
 	if !hasPrefix(b, "HTTP/1.") {
 		return
 	}
-	if f.reqTime != 0 {
-		f.respSum += ts - f.reqTime
-		f.responses++
-		f.reqTime = 0
+	d := pl.detail(f)
+	if d == nil {
+		return
 	}
-	if f.responses <= 1 && f.mimeLen == 0 {
+	if d.reqTime != 0 {
+		d.respSum += ts - d.reqTime
+		d.responses++
+		d.reqTime = 0
+	}
+	if d.responses <= 1 && d.mimeLen == 0 {
 		hf := &pl.http
 		scanHTTP(b, hf)
 		m := mimeType(hf.contentType)
-		f.mimeLen = uint8(copyText(f.mime[:], m))
-		f.contentClass = contentClass(m)
+		d.mimeLen = uint8(copyText(d.mime[:], m))
+		d.contentClass = contentClass(m)
 		if hf.cdn && f.cdn == 0 {
 			f.cdn = 2
 		}
@@ -651,30 +688,38 @@ func (pl *pipeline) learnDNS(b []byte) {
 // direction with the same SSRC and close sequence numbers make RTP.
 func (pl *pipeline) rtpCandidate(f *flow, p *packet, fromClient bool, ts int64) bool {
 	pt, seq, rts, ssrc, ok := rtpHeader(p.payload)
-	r := &f.rtp
+	c := &f.rtpCand
 	if !ok {
-		r.candidates = 0
+		c.dir = 0xff
 		return false
 	}
 	dir := uint8(0)
 	if !fromClient {
 		dir = 1
 	}
-	if r.candidates > 0 && r.ssrc == ssrc && r.dir == dir && r.pt == pt {
-		if d := seq - r.maxSeq; d >= 1 && d <= 16 && rts-r.lastTS < 1<<24 {
-			r.candidates++
-			return true // flowPacket counts the packet in the stream
+	if c.dir == dir && c.ssrc == ssrc && c.pt == pt {
+		if d := seq - c.seq; d >= 1 && d <= 16 && rts-c.ts < 1<<24 {
+			// The stream starts at the candidate; flowPacket counts this
+			// packet in it.
+			if d := pl.detail(f); d != nil {
+				d.rtp = rtpStats{ssrc: ssrc, dir: dir, pt: pt, baseSeq: c.seq, maxSeq: c.seq,
+					received: 1, firstTS: c.ts, lastTS: c.ts, firstArr: c.arrival, lastArr: c.arrival, clock: rtpClock(pt)}
+			}
+			return true
 		}
 	}
-	*r = rtpStats{ssrc: ssrc, dir: dir, pt: pt, candidates: 1, baseSeq: seq, maxSeq: seq,
-		received: 1, firstTS: rts, lastTS: rts, firstArr: ts, lastArr: ts, clock: rtpClock(pt)}
+	*c = rtpCandidate{arrival: ts, ssrc: ssrc, ts: rts, seq: seq, pt: pt, dir: dir}
 	return false
 }
 
 // rtpPacket updates the stream statistics (RFC 3550 A.1 and A.8).
 func (pl *pipeline) rtpPacket(f *flow, p *packet, fromClient bool, ts int64) {
+	d := pl.flows.detailOf(f)
+	if d == nil {
+		return
+	}
 	_, seq, rts, ssrc, ok := rtpHeader(p.payload)
-	r := &f.rtp
+	r := &d.rtp
 	if !ok || ssrc != r.ssrc || fromClient != (r.dir == 0) {
 		return
 	}
@@ -788,32 +833,39 @@ func (pl *pipeline) flowRow(f *flow, now int64) {
 	r.ServerPort, r.ClientPort, r.Transport = ports[ss], ports[cs], f.proto
 	r.ULPackets, r.DLPackets, r.ULBytes, r.DLBytes = f.ulPackets, f.dlPackets, f.ulBytes, f.dlBytes
 	r.TCPRTT, r.Retransmissions = nsToMS(f.rtt), f.retrans
-	r.ContentClass = f.contentClass
 	if f.leaf >= 0 {
 		n := &pl.paths.nodes[f.leaf]
 		r.Path, r.App = n.path, uint32(n.id)
 		r.AppFamily = ProtocolCategory(r.App)
 	}
+	d := pl.flows.detailOf(f)
+	if d == nil {
+		d = &noDetail
+	}
+	r.ContentClass = d.contentClass
 	switch f.appProto {
 	case idHTTP:
 		r.Format = FormatHTTP
-		if f.responses > 0 {
-			r.ResponseTime = nsToMS(f.respSum) / float64(f.responses)
+		if d.responses > 0 {
+			r.ResponseTime = nsToMS(d.respSum) / float64(d.responses)
 		}
-		r.Transactions = f.transactions
-		if f.firstReq != 0 {
-			r.InteractionTime = nsToMS(f.last - f.firstReq)
+		r.Transactions = d.transactions
+		if d.firstReq != 0 {
+			r.InteractionTime = nsToMS(f.last - d.firstReq)
 		}
-		r.Hostname = pl.names.str(f.name[:f.nameLen])
-		r.MIME = pl.names.str(f.mime[:f.mimeLen])
-		r.Referer = pl.names.str(f.referer[:f.refererLen])
-		r.DeviceOS, r.CDN = osName(f.os), f.cdn
+		r.Hostname = pl.names.str(d.name[:d.nameLen])
+		r.MIME = pl.names.str(d.mime[:d.mimeLen])
+		r.Referer = pl.names.str(d.referer[:d.refererLen])
+		r.DeviceOS, r.CDN = osName(d.os), f.cdn
 	case idSSL:
 		r.Format = FormatTLS
-		r.ServerName, r.CDN = pl.names.str(f.name[:f.nameLen]), f.cdn
+		r.ServerName, r.CDN = pl.names.str(d.name[:d.nameLen]), f.cdn
 	case idRTP:
 		r.Format = FormatRTP
-		rs := &f.rtp
+		if d == &noDetail {
+			break
+		}
+		rs := &d.rtp
 		expected := uint64(rs.cycles)<<16 + uint64(rs.maxSeq) - uint64(rs.baseSeq) + 1
 		if expected > rs.received {
 			r.LossRate = float64(expected-rs.received) / float64(expected)
@@ -830,6 +882,9 @@ func (pl *pipeline) flowRow(f *flow, now int64) {
 		pl.flushFlows()
 	}
 }
+
+// noDetail reports a flow that had no detail: no texts, no timings.
+var noDetail flowDetail
 
 func (pl *pipeline) flushFlows() {
 	if len(pl.flowRows) > 0 {
@@ -890,6 +945,7 @@ func (pl *pipeline) flush(now int64) {
 func (pl *pipeline) counters() Counters {
 	c := pl.c
 	c.FlowsActive = uint64(pl.flows.active)
+	c.Details = uint64(pl.flows.detailsOut)
 	c.Paths = uint64(len(pl.paths.nodes))
 	c.PathsOverflow = pl.paths.overflow
 	c.Hosts = uint64(len(pl.hosts.index))

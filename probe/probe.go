@@ -21,7 +21,7 @@ type Options struct {
 	Source    string        // column 2; default the Input's Name
 	Period    time.Duration // stats period in packet time; default 5 s
 	Timeouts  Timeouts      // flow idle timeouts
-	MaxFlows  int           // flow table bound; default 65536; the oldest flow is evicted
+	MaxFlows  int           // flow table bound; default 32768; the least recently seen flow is evicted
 	MaxPaths  int           // distinct protocol paths; default 4096; deeper paths are cut short
 	MaxHosts  int           // LAN hosts; default 1024; the least recently seen is evicted
 	LocalNets []netip.Prefix
@@ -49,7 +49,7 @@ func (o *Options) defaults(in Input) {
 		o.Period = 5 * time.Second
 	}
 	if o.MaxFlows <= 0 {
-		o.MaxFlows = 65536
+		o.MaxFlows = 32768
 	}
 	if o.MaxPaths <= 0 {
 		o.MaxPaths = 4096
@@ -83,6 +83,8 @@ type Counters struct {
 	FlowsActive   uint64
 	FlowsTotal    uint64
 	FlowsEvicted  uint64 // flows ended early because the table was full
+	Details       uint64 // flows holding a detail (HTTP, TLS, RTP texts and timings)
+	DetailsMissed uint64 // flows that wanted a detail when the pool (MaxFlows/4) was exhausted
 	Paths         uint64
 	PathsOverflow uint64 // packets or flows whose path was cut short: the path table was full
 	Hosts         uint64
@@ -416,8 +418,11 @@ func (p *Probe) runLive(ctx context.Context) error {
 // WriteReportCSV runs a probe over a finite input (a pcap file) and writes
 // every report as an MMT-Probe CSV line: flow reports as flows end, then
 // the format 99 and format 100 rows of each period. It closes the input.
-// opts.Sink, when set, gets the reports too.
-func WriteReportCSV(w io.Writer, in Input, opts Options) error {
+// opts.Sink, when set, gets the reports too. When the input fails part way
+// (a damaged file), the reports of every packet before the failure are
+// written all the same, and the input's error is returned. The counters
+// are the probe's at the end.
+func WriteReportCSV(w io.Writer, in Input, opts Options) (Counters, error) {
 	cs := NewCSVSink(w)
 	if opts.Sink != nil {
 		opts.Sink = MultiSink(cs, opts.Sink)
@@ -427,10 +432,11 @@ func WriteReportCSV(w io.Writer, in Input, opts Options) error {
 	p, err := New(in, opts)
 	if err != nil {
 		in.Close()
-		return err
+		return Counters{}, err
 	}
-	if err := p.Run(context.Background()); err != nil {
-		return err
+	runErr := p.Run(context.Background())
+	if err := cs.Flush(); err != nil {
+		return p.Counters(), err
 	}
-	return cs.Flush()
+	return p.Counters(), runErr
 }
