@@ -99,6 +99,7 @@ type decoder struct {
 	parser6 *gopacket.DecodingLayerParser // raw IP links: the IPv6 parser
 	decoded []gopacket.LayerType
 	linkID  uint16 // the path's first id, 0 for raw IP
+	fast    bool   // Ethernet: decodeFast first
 }
 
 // supportedLink reports whether the pipeline decodes a link type.
@@ -113,7 +114,7 @@ func supportedLink(lt layers.LinkType) bool {
 }
 
 func newDecoder(lt layers.LinkType) *decoder {
-	d := &decoder{link: lt, decoded: make([]gopacket.LayerType, 0, 16)}
+	d := &decoder{link: lt, decoded: make([]gopacket.LayerType, 0, 16), fast: lt == layers.LinkTypeEthernet}
 	first := layers.LayerTypeEthernet
 	d.linkID = idEthernet
 	switch lt {
@@ -198,6 +199,9 @@ func layerKind(t gopacket.LayerType) uint8 {
 // decode fills p from one frame. It never fails: what could not be decoded
 // is recorded in p.failed and p.err, and p holds the layers before it.
 func (d *decoder) decode(data []byte, p *packet) {
+	if d.fast && decodeFast(data, p) {
+		return
+	}
 	p.n, p.ipVer, p.l4, p.hasMAC, p.isARP, p.failed, p.dstGroup = 0, 0, false, false, false, false, false
 	p.tcpFlags, p.payload, p.payloadOff, p.proto, p.sport, p.dport = 0, nil, 0, 0, 0, 0
 	parser := d.parser
@@ -286,7 +290,9 @@ func (d *decoder) walk(data []byte, p *packet, dup bool) (prevEnd int, lastIP ui
 	decoded := d.decoded
 	base := cap(data)
 	var seen uint32
-	if d.linkID != 0 && len(decoded) > 0 {
+	if d.linkID != 0 {
+		// Also for a runt the link layer failed on: it was a frame, and
+		// path 99 counts frames as tshark does.
 		p.add(d.linkID, 0)
 	}
 	for k, t := range decoded {

@@ -19,7 +19,8 @@ func TestDecodeErrors(t *testing.T) {
 		want  DecodeError
 		path  string // deepest path counted
 	}{
-		{"short ethernet", good[:10], ErrTruncated, ""},
+		{"short ethernet", good[:10], ErrTruncated, "99"}, // a runt is a frame, as tshark counts it
+		{"empty frame", good[:0], ErrTruncated, "99"},
 		{"cut in ip header", good[:24], ErrTruncated, "99"},
 		{"cut in tcp header", good[:40], ErrTruncated, "99.178"},
 		{"ihl 3", mod(func(b []byte) []byte { b[14] = 0x43; return b }), ErrBadHeaderLength, "99"},
