@@ -44,8 +44,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil)
+	var status exitStatus
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &status):
+		os.Exit(int(status))
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "edgestat:", err)
 		os.Exit(1)

@@ -23,7 +23,7 @@ func TestWriteReportCSV(t *testing.T) {
 	tl.at(time.Second, k.data(true, httpGet("www.google.com")), k.data(false, httpResponse("text/html", 100)))
 	tl.at(7*time.Second, k.close()...)
 	var out bytes.Buffer
-	if err := WriteReportCSV(&out, openPcap(t, writePcap(t, tl.frames), "capture.pcap"), Options{ID: 5}); err != nil {
+	if _, err := WriteReportCSV(&out, openPcap(t, writePcap(t, tl.frames), "capture.pcap"), Options{ID: 5}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -95,11 +95,11 @@ func NewReader(r io.Reader, name string, opts FileOptions) (probe.Input, error) 
 	}
 	switch m := binary.LittleEndian.Uint32(magic); m {
 	case magicPcapMicro, magicPcapNano, magicPcapMicroBE, magicPcapNanoBE:
-		r, err := pcapgo.NewReader(br)
+		r, err := newPcapReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("capture: %s: pcap header: %w", name, noEOF(err))
+			return nil, fmt.Errorf("capture: %s: %w", name, noEOF(err))
 		}
-		in.src, in.link, in.format = r, r.LinkType(), "pcap"
+		in.src, in.link, in.format, in.pcap = r, r.LinkType(), "pcap", r
 	case magicPcapNG:
 		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{ErrorOnMismatchingLinkType: true})
 		if err != nil {
@@ -127,6 +127,7 @@ type fileInput struct {
 	compressed bool
 	link       layers.LinkType
 	src        gopacket.ZeroCopyPacketDataSource
+	pcap       *pcapReader // src, for a classic pcap file
 	closer     io.Closer
 	speed      float64
 
@@ -142,6 +143,12 @@ type fileInput struct {
 }
 
 var _ probe.Input = (*fileInput)(nil)
+
+// A Warner is an Input that noticed oddities it read through (Open's
+// inputs are).
+type Warner interface {
+	Warnings() []string
+}
 
 func (in *fileInput) LinkType() layers.LinkType { return in.link }
 func (in *fileInput) Name() string              { return in.name }
@@ -178,21 +185,37 @@ func (in *fileInput) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return data, ci, nil
 }
 
+// wrap names the file in a read error. Any error but the end of the file
+// (or a Close under the reader) is damage: the packets before it were
+// delivered, the ones after it cannot be reached.
 func (in *fileInput) wrap(err error) error {
 	switch {
 	case err == io.EOF:
 		return io.EOF
+	case errors.Is(err, ErrDamaged):
+		return fmt.Errorf("capture: %s: %w", in.name, err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("capture: %s: packet %d: file cut short: %w", in.name, in.packets+1, err)
+		return fmt.Errorf("capture: %s: packet %d: file cut short: %w: %w", in.name, in.packets+1, ErrDamaged, err)
 	case errors.Is(err, pcapgo.ErrNgLinkTypeMismatch):
-		return fmt.Errorf("capture: %s: packet %d: an interface's link type differs from the first interface's (%v), which libpcap refuses too: %w", in.name, in.packets+1, in.link, err)
+		return fmt.Errorf("capture: %s: packet %d: an interface's link type differs from the first interface's (%v), which libpcap refuses too: %w: %w", in.name, in.packets+1, in.link, ErrDamaged, err)
 	}
 	select {
 	case <-in.closed:
 		return io.EOF // the reader was closed under us
 	default:
 	}
-	return fmt.Errorf("capture: %s: packet %d: %w", in.name, in.packets+1, err)
+	return fmt.Errorf("capture: %s: packet %d: %w: %w", in.name, in.packets+1, ErrDamaged, err)
+}
+
+// Warnings are what was odd in the file read so far though every packet
+// could be delivered: records whose captured length exceeds the original
+// length, read with the original length.
+func (in *fileInput) Warnings() []string {
+	if in.pcap == nil || in.pcap.capOverLen == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %d record(s) with a captured length greater than the original length, the first is packet %d: read with the original length, as tcpdump and tshark count them",
+		in.name, in.pcap.capOverLen, in.pcap.firstCapOverLen)}
 }
 
 // pace sleeps until the packet's time at the replay speed; false when
