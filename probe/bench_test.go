@@ -3,12 +3,16 @@ package probe
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"edgestat/probe/emulator"
 )
 
 // benchMix is a realistic mix of frames, small and large: TCP handshakes,
@@ -178,4 +182,79 @@ func BenchmarkMix(b *testing.B) {
 			_ = pars.DecodeLayers(frames[i%len(frames)], &dec)
 		}
 	})
+}
+
+// flowHeavy is a flow-heavy capture of the emulator's (--scan: 90 % of the
+// packets open a flow) kept in one buffer, made once for the benchmarks.
+var flowHeavy struct {
+	once sync.Once
+	buf  []byte
+	off  []int   // frame i is buf[off[i]:off[i+1]]
+	ts   []int64 // its time
+	span int64   // from the first frame to one past the last
+}
+
+const flowHeavyFrames = 1_000_000
+
+func loadFlowHeavy(tb testing.TB) {
+	flowHeavy.once.Do(func() {
+		e := emulator.New(emulator.Options{Seed: 1, Scan: 0.9, Count: flowHeavyFrames})
+		defer e.Close()
+		buf := make([]byte, 0, 180<<20)
+		off := make([]int, 0, flowHeavyFrames+1)
+		ts := make([]int64, 0, flowHeavyFrames)
+		for {
+			data, ci, err := e.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				tb.Fatal(err)
+			}
+			off = append(off, len(buf))
+			buf = append(buf, data...)
+			ts = append(ts, ci.Timestamp.UnixNano())
+		}
+		off = append(off, len(buf))
+		flowHeavy.buf, flowHeavy.off, flowHeavy.ts = buf, off, ts
+		flowHeavy.span = ts[len(ts)-1] - ts[0] + int64(time.Millisecond)
+	})
+}
+
+// BenchmarkFlowHeavy runs the pipeline, with its reports written as CSV to
+// io.Discard, over 100k, 1M and 5M packets of flow-heavy traffic: the
+// default flow table (32,768) fills within the first 40,000 packets and
+// then every new flow evicts one. Past 1M the capture repeats, later in
+// time: its flows were evicted long before, so they are new again. The
+// figure is ns per packet; it must not grow with the packet count.
+func BenchmarkFlowHeavy(b *testing.B) {
+	loadFlowHeavy(b)
+	fh := &flowHeavy
+	for _, n := range []int{100_000, 1_000_000, 5_000_000} {
+		b.Run(fmt.Sprintf("packets=%s", shortCount(n)), func(b *testing.B) {
+			b.ReportAllocs()
+			var c Counters
+			for b.Loop() {
+				opts := Options{Sink: NewCSVSink(io.Discard)}
+				opts.defaults(&memInput{})
+				pl := newPipeline(layers.LinkTypeEthernet, &opts)
+				for i := range n {
+					k, cycle := i%flowHeavyFrames, int64(i/flowHeavyFrames)
+					f := fh.buf[fh.off[k]:fh.off[k+1]]
+					pl.packet(f, fh.ts[k]+cycle*fh.span, len(f))
+				}
+				pl.finish()
+				c = pl.counters()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/packet")
+			b.ReportMetric(float64(c.FlowsEvicted)/float64(n), "evicted/packet")
+		})
+	}
+}
+
+func shortCount(n int) string {
+	if n >= 1_000_000 {
+		return fmt.Sprintf("%dM", n/1_000_000)
+	}
+	return fmt.Sprintf("%dk", n/1000)
 }
