@@ -369,10 +369,12 @@ func (t *flowTable) seen(idx int32, now int64) {
 	}
 }
 
-// setClass changes the timeout class of flow idx.
-func (t *flowTable) setClass(idx int32, c uint8) {
+// setClass changes the timeout class of flow idx on a packet at now: the
+// flow joins the tail of its new list, which stays in order of last packet.
+func (t *flowTable) setClass(idx int32, c uint8, now int64) {
 	t.unlink(idx)
-	t.pool[idx].class = c
+	f := &t.pool[idx]
+	f.class, f.last = c, now
 	t.pushTail(idx)
 }
 

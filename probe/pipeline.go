@@ -463,7 +463,7 @@ func (pl *pipeline) tcpPacket(idx int32, f *flow, p *packet, fromClient bool, ts
 		f.fin |= 1 << dir
 	}
 	if (fl&tcpRST != 0 || f.fin == 3) && f.class != classClosing {
-		pl.flows.setClass(idx, classClosing)
+		pl.flows.setClass(idx, classClosing, ts)
 	}
 	return retrans
 }
