@@ -250,7 +250,15 @@ func appendHeader(dst []byte, format int, probe uint32, source string, t int64, 
 	return appendTime(dst, t, js)
 }
 
+// appendUint writes v and a comma. Most columns of a flow report are small
+// numbers: those skip strconv.
 func appendUint(dst []byte, v uint64) []byte {
+	switch {
+	case v < 10:
+		return append(dst, byte('0'+v), ',')
+	case v < 100:
+		return append(dst, byte('0'+v/10), byte('0'+v%10), ',')
+	}
 	return append(strconv.AppendUint(dst, v, 10), ',')
 }
 
@@ -276,15 +284,30 @@ func appendMS(dst []byte, v float64) []byte {
 }
 
 func appendFloat(dst []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		v = 0
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, '0', ',')
 	}
 	return append(strconv.AppendFloat(dst, v, 'f', -1, 64), ',')
 }
 
 func appendAddr(dst []byte, a netip.Addr) []byte {
 	dst = append(dst, '"')
-	if a.IsValid() {
+	switch {
+	case a.Is4():
+		for i, o := range a.As4() {
+			if i > 0 {
+				dst = append(dst, '.')
+			}
+			switch {
+			case o >= 100:
+				dst = append(dst, '0'+o/100, '0'+o/10%10, '0'+o%10)
+			case o >= 10:
+				dst = append(dst, '0'+o/10, '0'+o%10)
+			default:
+				dst = append(dst, '0'+o)
+			}
+		}
+	case a.IsValid():
 		dst = a.AppendTo(dst)
 	}
 	return append(dst, '"', ',')
@@ -295,6 +318,9 @@ func appendAddr(dst []byte, a netip.Addr) []byte {
 func appendStr(dst []byte, s string, js bool) []byte {
 	const hexdigits = "0123456789abcdef"
 	dst = append(dst, '"')
+	if plainText(s) {
+		return append(append(dst, s...), '"', ',')
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -313,6 +339,16 @@ func appendStr(dst []byte, s string, js bool) []byte {
 		}
 	}
 	return append(dst, '"', ',')
+}
+
+// plainText reports whether s needs no escape in either format.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // field is one parsed column: a string (quoted in the input) or the text

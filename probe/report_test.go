@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"reflect"
@@ -176,4 +178,35 @@ func FuzzParseRow(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The column writers' shortcuts write what strconv and netip write.
+func TestAppendShortcuts(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 100000 {
+		v := uint64(i)
+		if i > 1000 {
+			v = r.Uint64() >> r.IntN(64)
+		}
+		if got, want := string(appendUint(nil, v)), strconv.FormatUint(v, 10)+","; got != want {
+			t.Fatalf("appendUint(%d) = %q", v, got)
+		}
+		a := netip.AddrFrom4([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.IntN(10)), byte(r.IntN(100))})
+		if got, want := string(appendAddr(nil, a)), `"`+a.String()+`",`; got != want {
+			t.Fatalf("appendAddr(%v) = %q", a, got)
+		}
+	}
+	for _, s := range []string{"", "eth0", `a"b`, "a\\b", "a\nb", "\x00"} {
+		for _, js := range []bool{false, true} {
+			if plainText(s) && string(appendStr(nil, s, js)) != `"`+s+`",` {
+				t.Errorf("appendStr(%q, %v) = %q", s, js, appendStr(nil, s, js))
+			}
+		}
+	}
+	if got := string(appendAddr(nil, netip.MustParseAddr("2001:db8::1"))); got != `"2001:db8::1",` {
+		t.Errorf("IPv6: %q", got)
+	}
+	if got := string(appendFloat(nil, 0)) + string(appendFloat(nil, math.NaN())) + string(appendFloat(nil, 1.5)); got != "0,0,1.5," {
+		t.Errorf("floats: %q", got)
+	}
 }
