@@ -326,7 +326,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	cfg.port, cfg.maxClients, cfg.data, cfg.procRoot, cfg.logLevel = 8000, 10, "./edgestat-data", "/", "info"
 	cfg.pluginTimeout = 2 * time.Second
-	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12}
+	cfg.probe = probeConfig{pcapSpeed: 1, period: 5 * time.Second, firstID: 1, emulatorRate: 100, emulatorHosts: 12, maxFlows: probe.DefaultMaxFlows}
 	cfg.sessions = sessionConfig{addr: "127.0.0.1", max: 16, maxCPU: 95, maxCount: 10_000_000, segPackets: 10_000, segAge: 10 * time.Second, grace: 5 * time.Minute, retention: time.Hour}
 	cfg.monitorInterval, cfg.maxMonitorTargets = time.Second, 256
 	cfg.maxConnsPerIP = 64
@@ -352,6 +352,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	add((*intValue)(&cfg.probe.firstID), "probe-id", "", "1", "id of the first probe; the others count up from it")
 	add((*floatValue)(&cfg.probe.emulatorRate), "emulator-rate", "", "100", "packets per second of the built-in emulator, which runs when there is no --capture or --pcap")
 	add((*intValue)(&cfg.probe.emulatorHosts), "emulator-hosts", "", "12", "LAN hosts the emulator plays")
+	add((*intValue)(&cfg.probe.maxFlows), "max-flows", "", strconv.Itoa(probe.DefaultMaxFlows), "flows each probe follows at once (about 330 bytes each at most); a new flow then ends the least recently seen")
 	add((*intValue)(&cfg.traffic.flushRows), "flush-rows", "", "20000", "write reports to the database when this many wait")
 	add((*durationValue)(&cfg.traffic.flushInterval), "flush-interval", "", "5m", "or when the oldest waiting report is this old (a crash loses at most this much; shorter wears flash faster)")
 	add((*durationValue)(&cfg.traffic.retention.Raw), "retain-raw", "", "24h", "keep raw reports this long (counted back from the newest report)")
@@ -405,6 +406,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.probe.firstID < 0 || cfg.probe.emulatorHosts < 1 || cfg.probe.emulatorHosts > 250 {
 		return cfg, errors.New("--probe-id must be 0 or more, --emulator-hosts 1 to 250")
+	}
+	if err := probe.CheckMaxFlows(cfg.probe.maxFlows); err != nil {
+		return cfg, fmt.Errorf("--max-flows: %w", err)
 	}
 	if cfg.sessions.max < 1 || cfg.sessions.maxCount < 1 || cfg.sessions.segPackets < 1 || cfg.sessions.segAge < time.Second || cfg.sessions.grace < 0 || cfg.sessions.retention < 0 {
 		return cfg, errors.New("--max-sessions, --max-count and --segment-packets must be 1 or more, --segment-seconds at least 1s, --session-grace and --session-retention 0 or more")

@@ -28,6 +28,7 @@ type probeConfig struct {
 	firstID       int
 	emulatorRate  float64
 	emulatorHosts int
+	maxFlows      int
 }
 
 // openInputs opens the inputs the flags name: each --capture, each --pcap,
@@ -79,7 +80,7 @@ func inputKind(pc probeConfig, i int) string {
 func newProbes(ins []probe.Input, pc probeConfig, sink probe.Sink) ([]*probe.Probe, error) {
 	probes := make([]*probe.Probe, 0, len(ins))
 	for i, in := range ins {
-		p, err := probe.New(in, probe.Options{ID: uint32(pc.firstID + i), Period: pc.period, Sink: sink})
+		p, err := probe.New(in, probe.Options{ID: uint32(pc.firstID + i), Period: pc.period, MaxFlows: pc.maxFlows, Sink: sink})
 		if err != nil {
 			for _, in := range ins {
 				in.Close()
@@ -101,12 +102,19 @@ func startProbes(ctx context.Context, probes []*probe.Probe, entries []*probesre
 			defer wg.Done()
 			defer entries[i].End()
 			log.Info("probe started", "probe", p.ID(), "source", p.Source())
-			if err := p.Run(ctx); err != nil {
+			if err := p.Run(ctx); errors.Is(err, capture.ErrDamaged) {
+				// Every packet before the damage was reported and is stored.
+				c := p.Counters()
+				log.Warn("replay ended early: damaged capture; the reports of the packets before it are kept",
+					"probe", p.ID(), "source", p.Source(), "packets", c.Packets, "err", err)
+				return
+			} else if err != nil {
 				log.Error("probe stopped", "probe", p.ID(), "source", p.Source(), "err", err)
 				return
 			}
 			c := p.Counters()
-			log.Info("probe ended", "probe", p.ID(), "source", p.Source(), "packets", c.Packets, "flows", c.FlowsTotal)
+			log.Info("probe ended", "probe", p.ID(), "source", p.Source(), "packets", c.Packets, "drops", c.Drops,
+				"flows", c.FlowsTotal, "evicted", c.FlowsEvicted)
 		}()
 	}
 	return &wg
@@ -137,6 +145,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	id := fs.Uint("id", 1, "probe id, column 1 of every report")
 	period := fs.Duration("period", 5*time.Second, "stats period in packet time")
+	maxFlows := fs.Int("max-flows", probe.DefaultMaxFlows, "flows followed at once (about 330 bytes each at most); a new flow then ends the least recently seen")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: edgestat report [flags] FILE\n\nReads a pcap or pcapng file and prints its MMT reports as CSV lines, as MMT-Probe wrote them.")
 		fs.PrintDefaults()
@@ -148,11 +157,14 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("report: want one capture file")
 	}
+	if err := probe.CheckMaxFlows(*maxFlows); err != nil {
+		return fmt.Errorf("report: --max-flows: %w", err)
+	}
 	in, err := capture.Open(fs.Arg(0), capture.FileOptions{})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	c, err := probe.WriteReportCSV(stdout, in, probe.Options{ID: uint32(*id), Period: *period})
+	c, err := probe.WriteReportCSV(stdout, in, probe.Options{ID: uint32(*id), Period: *period, MaxFlows: *maxFlows})
 	if err != nil && !errors.Is(err, capture.ErrDamaged) {
 		return fmt.Errorf("report %s: %w", fs.Arg(0), err)
 	}

@@ -31,6 +31,24 @@ type Options struct {
 	Sink Sink // where reports go; nil drops them (Counters still count)
 }
 
+// DefaultMaxFlows is the flow table's default bound. A flow costs 216
+// bytes, its slots in the hash table 16 and a quarter of a 400-byte detail
+// (the pool for HTTP, TLS and RTP texts and timings is MaxFlows/4): about
+// 330 bytes at most, 10.8 MB at this bound, touched only as flows come.
+// It is twice the connection tracking bound of a small OpenWrt router.
+const DefaultMaxFlows = 32768
+
+// MaxFlowsLimit bounds Options.MaxFlows (about 5.5 GB of tables).
+const MaxFlowsLimit = 1 << 24
+
+// CheckMaxFlows says what is wrong with a flow table bound, nil when none.
+func CheckMaxFlows(n int) error {
+	if n < 16 || n > MaxFlowsLimit {
+		return fmt.Errorf("%d flows: want 16 to %d", n, MaxFlowsLimit)
+	}
+	return nil
+}
+
 // Timeouts are the flow idle timeouts by protocol, in packet time.
 type Timeouts struct {
 	TCP    time.Duration // default 300 s
@@ -49,7 +67,7 @@ func (o *Options) defaults(in Input) {
 		o.Period = 5 * time.Second
 	}
 	if o.MaxFlows <= 0 {
-		o.MaxFlows = 32768
+		o.MaxFlows = DefaultMaxFlows
 	}
 	if o.MaxPaths <= 0 {
 		o.MaxPaths = 4096

@@ -70,6 +70,7 @@ var probeFamilies = [...]struct {
 	{"edgestat_probe_flows_active", "Flows in the probe's flow table now.", Gauge, func(s *probes.Status) uint64 { return s.FlowsActive }},
 	{"edgestat_probe_flows_total", "Flows the probe has seen.", Counter, func(s *probes.Status) uint64 { return s.FlowsTotal }},
 	{"edgestat_probe_flows_evicted_total", "Flows ended early because the flow table was full.", Counter, func(s *probes.Status) uint64 { return s.FlowsEvicted }},
+	{"edgestat_probe_flow_details_missed_total", "HTTP, TLS and RTP flows counted without their texts and timings: the detail pool (a quarter of the flow table) was full.", Counter, func(s *probes.Status) uint64 { return s.DetailsMissed }},
 	{"edgestat_probe_paths", "Distinct protocol paths the probe knows.", Gauge, func(s *probes.Status) uint64 { return s.Paths }},
 	{"edgestat_probe_paths_overflow_total", "Packets or flows whose path was cut short: the path table was full.", Counter, func(s *probes.Status) uint64 { return s.PathsOverflow }},
 	{"edgestat_probe_hosts", "LAN hosts the probe tracks now.", Gauge, func(s *probes.Status) uint64 { return s.Hosts }},

@@ -62,7 +62,7 @@ func fakeServices(h *Handler, dbErr error) {
 	reg := fakeRegistry{
 		{ID: 2, Kind: "replay", Source: `cap "one"\new.pcap`, State: probes.Ended, Packets: 7, Bytes: 900},
 		{ID: 1, Kind: "emulator", Source: "emulator", State: probes.Running, Packets: 1234, Bytes: 567890, Drops: 1,
-			DecodeErrors: 2, FlowsActive: 30, FlowsTotal: 400, FlowsEvicted: 3, Paths: 50, PathsOverflow: 4, Hosts: 12, HostsEvicted: 5,
+			DecodeErrors: 2, FlowsActive: 30, FlowsTotal: 400, FlowsEvicted: 3, DetailsMissed: 6, Paths: 50, PathsOverflow: 4, Hosts: 12, HostsEvicted: 5,
 			PacketTime: 1795327200123},
 	}
 	rep := &fakeReports{c: traffic.Counters{Accepted: 100, Stored: 80, Pending: 20, Flushes: 2, LastFlush: 1795327200000, LastFlushMS: 15, Newest: 1795327200000}}
@@ -102,6 +102,7 @@ func TestEdgestatCollectors(t *testing.T) {
 		`edgestat_probe_flows_active{` + emu + `}`:                                       30,
 		`edgestat_probe_flows_total{` + emu + `}`:                                        400,
 		`edgestat_probe_flows_evicted_total{` + emu + `}`:                                3,
+		`edgestat_probe_flow_details_missed_total{` + emu + `}`:                          6,
 		`edgestat_probe_paths{` + emu + `}`:                                              50,
 		`edgestat_probe_paths_overflow_total{` + emu + `}`:                               4,
 		`edgestat_probe_hosts{` + emu + `}`:                                              12,

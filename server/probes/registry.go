@@ -43,6 +43,7 @@ type Status struct {
 	FlowsActive   uint64  `json:"flows_active"`
 	FlowsTotal    uint64  `json:"flows_total"`
 	FlowsEvicted  uint64  `json:"flows_evicted"`
+	DetailsMissed uint64  `json:"flow_details_missed"`
 	Paths         uint64  `json:"paths"`
 	PathsOverflow uint64  `json:"paths_overflow"`
 	Hosts         uint64  `json:"hosts"`
@@ -172,7 +173,7 @@ func (e *Entry) status(now time.Time) Status {
 	st := Status{
 		ID: e.p.ID(), Kind: e.kind, Source: e.p.Source(), Session: e.session, State: e.state, Started: e.started.UnixMilli(),
 		Packets: c.Packets, Bytes: c.Bytes, PPS: e.pps, BPS: e.bps, Drops: c.Drops, DecodeErrors: decodeErrs,
-		FlowsActive: c.FlowsActive, FlowsTotal: c.FlowsTotal, FlowsEvicted: c.FlowsEvicted, Paths: c.Paths,
+		FlowsActive: c.FlowsActive, FlowsTotal: c.FlowsTotal, FlowsEvicted: c.FlowsEvicted, DetailsMissed: c.DetailsMissed, Paths: c.Paths,
 		PathsOverflow: c.PathsOverflow, Hosts: c.Hosts, HostsEvicted: c.HostsEvicted,
 	}
 	if e.state != Running {
