@@ -157,6 +157,7 @@ func Traffic(reports ReportStore, hub LiveHub) Collector {
 		w.GaugeUint("edgestat_traffic_reports_pending", "Reports waiting in memory for the next write.", uint64(max(c.Pending, 0)))
 		w.Counter("edgestat_traffic_reports_dropped_total", "Probe reports dropped because too many waited (the database did not keep up).", c.Dropped)
 		w.Counter("edgestat_traffic_reports_invalid_total", "Probe reports refused by validation or the bounds of distinct keys.", c.Invalid)
+		w.Counter("edgestat_traffic_flows_folded_total", "Flow reports stored under their application's key, without addresses: the open day held too many distinct flow keys.", c.Folded)
 		w.Counter("edgestat_traffic_flushes_total", "Batches of reports committed to the database.", c.Flushes)
 		w.Counter("edgestat_traffic_flush_failures_total", "Batches that failed to commit (they are retried).", c.Failures)
 		w.Counter("edgestat_traffic_prunes_total", "Prunings of old reports to keep the database under --max-db-mb.", c.Pruned)

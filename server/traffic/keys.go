@@ -305,6 +305,18 @@ func (k *keys) cacheFlow(fk flowKey, id uint32) {
 	k.flows[fk.hash()], k.flowByID[id] = id, fk
 }
 
+// knownFlow reports whether the writer saw flow key fk recently.
+func (k *keys) knownFlow(fk flowKey) bool {
+	h := fk.hash()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	_, ok := k.flows[h]
+	if !ok {
+		_, ok = k.oldFlows[h]
+	}
+	return ok
+}
+
 // flow returns the id of a flow key the writer saw recently, or stores the
 // key under a new id: no lookup in the database, whose index would be
 // written at random on every new key.

@@ -95,6 +95,13 @@ func flowKeyOf(r *probe.FlowRow) flowKey {
 	}
 }
 
+// folded is the key a flow report takes when the open buckets hold too
+// many keys: its application's, without addresses, ports or texts.
+func (k flowKey) folded() flowKey {
+	return flowKey{format: k.format, ipVersion: k.ipVersion, transport: k.transport,
+		appFamily: k.appFamily, path: k.path, app: k.app}
+}
+
 // fill sets r's key columns from k.
 func (k *flowKey) fill(r *probe.FlowRow) {
 	r.Format, r.IPVersion, r.ServerAddr, r.ClientAddr = k.format, k.ipVersion, k.server, k.client

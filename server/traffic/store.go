@@ -134,6 +134,7 @@ type Store struct {
 
 type counters struct {
 	accepted, stored, dropped, invalid, flushes, failures atomic.Uint64
+	folded                                                atomic.Uint64
 	lastFlushNS                                           atomic.Int64
 	lastFlushDur                                          atomic.Int64
 	pruned                                                atomic.Uint64
@@ -151,6 +152,7 @@ type Counters struct {
 	LastFlush   int64  `json:"last_flush"`    // wall time, ms
 	LastFlushMS int64  `json:"last_flush_ms"` // how long it took
 	Pruned      uint64 `json:"pruned"`        // prunings for the size bound
+	Folded      uint64 `json:"flows_folded"`  // flow reports stored under their application's key (maxOpenFlowKeys)
 	Newest      int64  `json:"newest"`        // newest report time written, ms
 }
 
@@ -297,6 +299,15 @@ func (s *Store) rebuildOpen(ctx context.Context) error {
 	return nil
 }
 
+// maxOpenFlowKeys bounds the distinct flow keys of the open buckets. A
+// flow key holds both addresses, so a scan or a flood makes a new one per
+// flow, and each stays in the open hour and day until they close: a
+// 115,000 flows/s flood took the process to 700 MB in 23 s. Past the bound
+// a new key's reports are kept under its application's key (folded):
+// totals stay exact, the addresses, ports and texts of those flows are
+// not kept. Each open entry is about 170 bytes: at most 11 MB a tier.
+const maxOpenFlowKeys = 32768
+
 // --- intake ---
 
 // Check reports why r cannot be stored, or nil: validation and the bounds
@@ -436,6 +447,7 @@ func (s *Store) Counters() Counters {
 		Dropped: s.stats.dropped.Load(), Invalid: s.stats.invalid.Load(), Flushes: s.stats.flushes.Load(),
 		Failures: s.stats.failures.Load(), LastFlush: s.stats.lastFlushNS.Load() / 1e6,
 		LastFlushMS: s.stats.lastFlushDur.Load() / 1e6, Pruned: s.stats.pruned.Load(), Newest: w,
+		Folded: s.stats.folded.Load(),
 	}
 }
 
@@ -651,7 +663,12 @@ func (s *Store) flush(ctx context.Context) error {
 		} else if err != nil {
 			return fail(err)
 		}
-		key, err := s.keys.flow(ctx, tx, flowKeyOf(r), wNew)
+		fk := flowKeyOf(r)
+		if len(s.openF[tierDay])+len(addF[tierDay]) >= maxOpenFlowKeys && !s.keys.knownFlow(fk) {
+			fk = fk.folded()
+			s.stats.folded.Add(1)
+		}
+		key, err := s.keys.flow(ctx, tx, fk, wNew)
 		if skip(err) {
 			continue
 		} else if err != nil {

@@ -416,3 +416,49 @@ func TestQueriesDuringIngest(t *testing.T) {
 		t.Fatalf("after Run: %+v, want %d stored", c, len(rows))
 	}
 }
+
+// TestFlowKeysFoldPastTheBound: a flood of flows, each with a new pair of
+// addresses, past maxOpenFlowKeys keeps the open day bounded; the reports
+// past the bound are stored under their application's key, so the day's
+// totals stay exact.
+func TestFlowKeysFoldPastTheBound(t *testing.T) {
+	_, s := openStores(t, t.TempDir(), Config{FlushRows: 20000, FlushInterval: time.Hour})
+	const n = maxOpenFlowKeys + 5000
+	rows := make([]probe.Row, 0, n)
+	var bytes uint64
+	for i := range n {
+		r := &probe.FlowRow{Format: probe.FormatFlow, Probe: 1, Source: "eth0", Time: day0 + int64(i), FlowID: uint64(i + 1),
+			StartTime: day0 + int64(i), IPVersion: 4, ServerAddr: netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}),
+			ClientAddr: netip.AddrFrom4([4]byte{192, 168, byte(i >> 16), byte(i)}), ServerPort: uint16(i), ClientPort: 40000,
+			Transport: 6, ULPackets: 1, ULBytes: 60 + uint64(i%7), Path: "99.178.354", App: 354}
+		bytes += r.ULBytes
+		rows = append(rows, r)
+	}
+	ingest(t, s, rows)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.openF[tierDay]); got > maxOpenFlowKeys+1 {
+		t.Errorf("%d open day entries, want at most %d and the folded one", got, maxOpenFlowKeys+1)
+	}
+	if c := s.Counters(); c.Folded < n-maxOpenFlowKeys || c.Stored != n {
+		t.Errorf("folded %d, stored %d: want at least %d folded of %d", c.Folded, c.Stored, n-maxOpenFlowKeys, n)
+	}
+	res, err := s.Query(context.Background(), Query{Format: probe.FormatFlow, Period: periods["day"], Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, flows uint64
+	folded := 0
+	for _, r := range res.Rows {
+		f := r.(*probe.FlowRow)
+		got += f.ULBytes
+		flows += f.ULPackets
+		if !f.ClientAddr.IsValid() {
+			folded++
+		}
+	}
+	if got != bytes || flows != n || folded != 1 {
+		t.Errorf("day: %d bytes of %d packets in %d rows (%d folded), want %d bytes of %d packets, one folded row", got, flows, len(res.Rows), folded, bytes, n)
+	}
+}
