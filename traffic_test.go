@@ -45,7 +45,15 @@ var browserLine = regexp.MustCompile(`browser: (http://127\.0\.0\.1:\d+)/`)
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-i", "127.0.0.1", "-p", "0"}, args...)...)
+	return startChildIn(t, nil, args...)
+}
+
+// startChildIn starts the program behind a command prefix, such as
+// ip netns exec NS (which execs it, so the pid is the program's).
+func startChildIn(t *testing.T, prefix []string, args ...string) *child {
+	t.Helper()
+	argv := append(append(prefix, os.Args[0], "-i", "127.0.0.1", "-p", "0"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "EDGESTAT_TEST_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
