@@ -25,6 +25,7 @@ import (
 	"edgestat/probe"
 	"edgestat/proc"
 	"edgestat/server"
+	"edgestat/server/guard"
 	"edgestat/server/operator"
 	probesreg "edgestat/server/probes"
 	"edgestat/server/rtstat"
@@ -127,7 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svcCtx, cancelSvc := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSvc()
 	rtHub := rtstat.NewHub(svcCtx, factory, log)
-	rt := rtstat.NewService(rtHub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log})
+	// One count of wrong tokens per source, whichever way they came.
+	fails := &guard.Limiter{}
+	rt := rtstat.NewService(rtHub, rtstat.Config{Version: version, Token: cfg.token, MaxClients: cfg.maxClients, Log: log, Guard: fails})
 
 	// Inputs open before the listeners, so a bad --capture or --pcap
 	// fails at start and nothing is left half served.
@@ -184,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := server.New(server.Config{
 		Addr: addr, HTTPAddr: cfg.httpAddr, RawAddr: cfg.rawAddr,
 		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
-		Token: cfg.token, TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP,
+		Token: cfg.token, Guard: fails, TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP,
 	})
 	trafficAPI.Routes(srv.Router())
 	operator.NewAPI(sessions).Routes(srv.Router())

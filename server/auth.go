@@ -1,10 +1,10 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"html"
 	"net"
 	"net/http"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"edgestat/server/guard"
 	"edgestat/server/rtstat"
 )
 
@@ -25,12 +26,6 @@ const (
 	cookieName = "edgestat_session"
 	// cookieAge keeps a browser logged in for a month.
 	cookieAge = 30 * 24 * time.Hour
-
-	// After failWindowMax wrong tokens within failWindow an address gets 429
-	// until the window has passed: a token guessed at 10 a minute is safe.
-	failWindow    = time.Minute
-	failWindowMax = 10
-	maxFailAddrs  = 4096
 )
 
 // openPaths need no token: the probe for load balancers and supervisors,
@@ -39,19 +34,79 @@ var openPaths = map[string]bool{"/healthz": true, "/login": true, "/logout": tru
 
 // auth guards an http.Handler with the token.
 type auth struct {
-	token  []byte
-	cookie string // the cookie's value: derived from the token, never the token
-	fails  failLimiter
-	now    func() time.Time
+	token    []byte
+	sessions sessions // the logins: what the cookie holds
+	// fails counts wrong tokens per source, with Rt-Stat's auth:: (after
+	// guard.MaxFails in a minute a source gets 429 until the minute ends).
+	fails *guard.Limiter
+	now   func() time.Time
 }
 
-func newAuth(token string) *auth {
+func newAuth(token string, fails *guard.Limiter) *auth {
 	if token == "" {
 		return nil
 	}
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("edgestat session v1"))
-	return &auth{token: []byte(token), cookie: hex.EncodeToString(mac.Sum(nil)), now: time.Now}
+	if fails == nil {
+		fails = &guard.Limiter{}
+	}
+	return &auth{token: []byte(token), fails: fails, now: time.Now}
+}
+
+// maxSessions bounds the logins kept; past it the oldest ends.
+const maxSessions = 1024
+
+// sessions are the logins of this process: a random id per login, known
+// only here. Logging out ends one; a restart (as with a new token) ends
+// them all, so a cookie never outlives the token it was given for.
+type sessions struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // id -> expiry
+}
+
+// start makes a login lasting cookieAge and returns its id.
+func (s *sessions) start(now time.Time) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("server: random session id: %v", err)) // crypto/rand does not fail on Linux
+	}
+	id := hex.EncodeToString(b[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = make(map[string]time.Time)
+	}
+	if len(s.ids) >= maxSessions {
+		oldest := ""
+		for k, exp := range s.ids {
+			if oldest == "" || exp.Before(s.ids[oldest]) {
+				oldest = k
+			}
+		}
+		delete(s.ids, oldest)
+	}
+	s.ids[id] = now.Add(cookieAge)
+	return id
+}
+
+// valid reports whether id is a login that has not ended.
+func (s *sessions) valid(id string, now time.Time) bool {
+	if len(id) != 32 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.ids[id]
+	if ok && !now.Before(exp) {
+		delete(s.ids, id)
+		return false
+	}
+	return ok
+}
+
+func (s *sessions) end(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
 }
 
 // equal compares in constant time (for equal lengths; the length of a
@@ -70,9 +125,9 @@ func (a *auth) credential(r *http.Request) string {
 			return "bearer"
 		}
 	}
-	// A wrong cookie is not a guess (it is an HMAC nobody types): a stale one,
-	// after the token changed, must not get the browser rate-limited.
-	if c, err := r.Cookie(cookieName); err == nil && equal(c.Value, a.cookie) {
+	// A wrong cookie is not a guess (a random id nobody types): a stale one,
+	// after a logout or a restart, must not get the browser rate-limited.
+	if c, err := r.Cookie(cookieName); err == nil && a.sessions.valid(c.Value, a.now()) {
 		return "cookie"
 	}
 	if rtstat.IsWebSocket(r) && r.URL.Query().Has("token") {
@@ -103,7 +158,7 @@ func (a *auth) wrap(next http.Handler) http.Handler {
 		}
 		ip := remoteAddrIP(r.RemoteAddr)
 		rtstatWS := r.URL.Path == "/" && rtstat.IsWebSocket(r)
-		if wait := a.fails.blocked(ip, a.now()); wait > 0 {
+		if wait := a.fails.Blocked(ip, a.now()); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeCodedError(w, http.StatusTooManyRequests, "too many wrong tokens from this address; try again later")
 			return
@@ -111,7 +166,7 @@ func (a *auth) wrap(next http.Handler) http.Handler {
 		how := a.credential(r)
 		switch how {
 		case "wrong":
-			a.fails.fail(ip, a.now())
+			a.fails.Fail(ip, a.now())
 		case "cookie":
 			// A cookie rides along with any site's request: a WebSocket
 			// authenticated by it must come from our own pages.
@@ -158,9 +213,22 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-// safeNext keeps a redirect after login on this box.
+// safeNext keeps a redirect after login on this box: a path of its own,
+// else "/". Browsers drop tabs and newlines from a URL and read a
+// backslash as a slash, so "/\t/evil.example" would leave the box as
+// "//evil.example": a next holding any of them, or any control byte, or
+// parsing to another host or scheme, is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
@@ -173,19 +241,19 @@ func (a *auth) login(w http.ResponseWriter, r *http.Request) {
 		loginPage(w, http.StatusOK, next, "")
 	case http.MethodPost:
 		ip := remoteAddrIP(r.RemoteAddr)
-		if wait := a.fails.blocked(ip, a.now()); wait > 0 {
+		if wait := a.fails.Blocked(ip, a.now()); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			loginPage(w, http.StatusTooManyRequests, next, "Too many wrong tokens from this address. Try again in a minute.")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 		if !equal(r.PostFormValue("token"), string(a.token)) {
-			a.fails.fail(ip, a.now())
+			a.fails.Fail(ip, a.now())
 			loginPage(w, http.StatusUnauthorized, next, "That is not this box's token.")
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name: cookieName, Value: a.cookie, Path: "/", MaxAge: int(cookieAge.Seconds()),
+			Name: cookieName, Value: a.sessions.start(a.now()), Path: "/", MaxAge: int(cookieAge.Seconds()),
 			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || isTLS(r),
 		})
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -200,6 +268,9 @@ func (a *auth) logout(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
 		writeCodedError(w, http.StatusMethodNotAllowed, "POST to log out")
 		return
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		a.sessions.end(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -230,64 +301,6 @@ button{background:#2563eb;color:#fff;border-color:#2563eb;cursor:pointer}.err{co
 <input type="hidden" name="next" value="` + html.EscapeString(next) + `">
 <input type="password" name="token" autocomplete="current-password" aria-label="Token" placeholder="Token" required autofocus>
 <button type="submit">Log in</button></form></body></html>`))
-}
-
-// failLimiter counts wrong tokens per address over a fixed window, bounded.
-type failLimiter struct {
-	mu    sync.Mutex
-	addrs map[netip.Addr]*failCount
-}
-
-type failCount struct {
-	start time.Time
-	n     int
-}
-
-func (l *failLimiter) fail(a netip.Addr, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.addrs == nil {
-		l.addrs = make(map[netip.Addr]*failCount)
-	}
-	c := l.addrs[a]
-	if c == nil || now.Sub(c.start) > failWindow {
-		if c == nil && len(l.addrs) >= maxFailAddrs {
-			for k, v := range l.addrs {
-				if now.Sub(v.start) > failWindow {
-					delete(l.addrs, k)
-				}
-			}
-			if len(l.addrs) >= maxFailAddrs {
-				// Thousands of addresses guessing at once: count them all as
-				// one, so the table stays bounded and they are still slowed.
-				a = netip.IPv6Unspecified()
-				if c = l.addrs[a]; c != nil && now.Sub(c.start) <= failWindow {
-					c.n++
-					return
-				}
-			}
-		}
-		c = &failCount{start: now}
-		l.addrs[a] = c
-	}
-	c.n++
-}
-
-// blocked is how long a is still refused (0: not refused).
-func (l *failLimiter) blocked(a netip.Addr, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.addrs[a]
-	if c == nil {
-		c = l.addrs[netip.IPv6Unspecified()]
-	}
-	if c == nil || c.n < failWindowMax {
-		return 0
-	}
-	if left := failWindow - now.Sub(c.start); left > 0 {
-		return left
-	}
-	return 0
 }
 
 // remoteAddrIP is the address part of an http.Request's RemoteAddr.

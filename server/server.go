@@ -17,6 +17,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"edgestat/server/guard"
 	"edgestat/server/rtstat"
 	"edgestat/server/store"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// Token, when set, guards every route but /healthz and the login page
 	// (the Rt-Stat WebSocket keeps its own auth command).
 	Token string
+	// Guard counts wrong tokens per source (shared with Rt-Stat's auth::);
+	// nil: a limiter of the server's own.
+	Guard *guard.Limiter
 	// TLS, when set, is spoken by any connection that opens with a TLS
 	// ClientHello, on every address: https, wss and TLS raw Rt-Stat.
 	TLS *tls.Config
@@ -80,7 +84,7 @@ func New(cfg Config) *Server {
 	s.router = httprouter.New()
 	s.routes()
 	var handler http.Handler = s.router
-	if a := newAuth(cfg.Token); a != nil {
+	if a := newAuth(cfg.Token, cfg.Guard); a != nil {
 		handler = a.wrap(handler)
 	}
 	s.http = &http.Server{

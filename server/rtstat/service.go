@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"edgestat/server/guard"
 	"edgestat/server/wire"
 )
 
@@ -21,6 +23,9 @@ type Config struct {
 	// every PingInterval, dropped after IdleTimeout without any frame.
 	PingInterval, IdleTimeout time.Duration
 	Log                       *slog.Logger
+	// Guard counts wrong tokens of auth:: per source, shared with the HTTP
+	// side; nil: a limiter of the Service's own.
+	Guard *guard.Limiter
 }
 
 // Service speaks the Rt-Stat protocol to raw TCP and WebSocket clients.
@@ -34,6 +39,8 @@ type Service struct {
 	wsPing    time.Duration
 	wsIdle    time.Duration
 	log       *slog.Logger
+	guard     *guard.Limiter
+	now       func() time.Time
 
 	clients  atomic.Int64
 	refused  atomic.Uint64
@@ -66,6 +73,9 @@ func NewService(hub *Hub, cfg Config) *Service {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = wsIdle
 	}
+	if cfg.Guard == nil {
+		cfg.Guard = &guard.Limiter{}
+	}
 	return &Service{
 		hub:       hub,
 		version:   cfg.Version,
@@ -76,6 +86,8 @@ func NewService(hub *Hub, cfg Config) *Service {
 		wsPing:    cfg.PingInterval,
 		wsIdle:    cfg.IdleTimeout,
 		log:       cfg.Log,
+		guard:     cfg.Guard,
+		now:       time.Now,
 		sessions:  make(map[*conn]struct{}),
 	}
 }
@@ -190,8 +202,19 @@ func (svc *Service) transport(c *conn) *atomic.Int64 {
 
 func (svc *Service) newConn(nc net.Conn, ws bool) *conn {
 	c := &conn{svc: svc, c: nc, ws: ws, out: wire.NewOutbox(nc, svc.writeWait, outboxLimit)}
-	c.sess = session{svc: svc, t: c}
+	c.sess = session{svc: svc, t: c, remote: remoteIP(nc.RemoteAddr()), ws: ws}
 	return c
+}
+
+// remoteIP is the address of a peer, the zero Addr when it has none (a pipe).
+func remoteIP(a net.Addr) netip.Addr {
+	if a == nil {
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Shutdown tells every client the server is going away, closes them and

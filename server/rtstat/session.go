@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -49,6 +50,8 @@ type session struct {
 	authorized bool
 	interval   time.Duration
 	started    bool
+	remote     netip.Addr // counted by the guard for wrong tokens
+	ws         bool
 }
 
 // Push implements Subscriber.
@@ -74,11 +77,7 @@ func (s *session) handle(line []byte) (quit bool) {
 			s.error(ErrTextAuthNoToken)
 			return false
 		}
-		// As the original: without a configured token, auth always fails.
-		s.authorized = s.svc.tokenSet && s.svc.checkToken(m.Args[0])
-		if !s.authorized {
-			s.error(ErrTextAuthFailed)
-		}
+		s.auth(m.Args[0])
 	case "start":
 		switch {
 		case s.started:
@@ -157,6 +156,38 @@ func (s *session) stop() {
 }
 
 func (s *session) error(text string) { s.t.send("Error", text) }
+
+// auth answers auth::TOKEN. A source that sent too many wrong tokens gets
+// "Auth failed" without its token being compared, so one connection cannot
+// guess at line speed; every wrong token is logged, and the refusal once.
+func (s *session) auth(token string) {
+	if !s.svc.tokenSet {
+		s.authorized = false // as the original: without a token set, auth fails
+		s.error(ErrTextAuthFailed)
+		return
+	}
+	now := s.svc.now()
+	if s.svc.guard.Blocked(s.remote, now) > 0 {
+		s.authorized = false
+		s.error(ErrTextAuthFailed)
+		return
+	}
+	s.authorized = s.svc.checkToken(token)
+	if s.authorized {
+		return
+	}
+	transport := "raw"
+	if s.ws {
+		transport = "websocket"
+	}
+	if s.svc.guard.Fail(s.remote, now) {
+		s.svc.log.Warn("rtstat: too many wrong tokens; this source's auth is refused for a minute",
+			"remote", s.remote.String(), "transport", transport)
+	} else {
+		s.svc.log.Warn("rtstat: wrong token", "remote", s.remote.String(), "transport", transport)
+	}
+	s.error(ErrTextAuthFailed)
+}
 
 // tokenHash lets checkToken compare in constant time whatever the lengths.
 func tokenHash(token string) [32]byte { return sha256.Sum256([]byte(token)) }

@@ -85,6 +85,8 @@ func (svc *Service) serveWS(nc net.Conn, rd io.Reader, preauthorized bool) {
 			case errors.Is(err, wire.ErrFrameTooLarge):
 				c.send("Error", ErrTextLineTooLong)
 				c.out.SendLast(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"))
+			case errors.Is(err, wire.ErrInvalidUTF8):
+				c.out.SendLast(wire.CloseFrame(ws.StatusInvalidFramePayloadData, "text message is not UTF-8"))
 			case errors.Is(err, wire.ErrPeerClosed):
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 			default:
