@@ -263,6 +263,8 @@ func (r *RPC) serve(c *rpcClient, nc net.Conn, rd io.Reader) {
 			switch {
 			case errors.Is(err, wire.ErrFrameTooLarge):
 				c.out.SendLast(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"))
+			case errors.Is(err, wire.ErrInvalidUTF8):
+				c.out.SendLast(wire.CloseFrame(ws.StatusInvalidFramePayloadData, "text message is not UTF-8"))
 			case errors.Is(err, wire.ErrPeerClosed):
 			default:
 				c.out.SendLast(wire.CloseFrame(ws.StatusGoingAway, ""))

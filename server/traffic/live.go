@@ -506,6 +506,8 @@ func (h *Hub) readFailed(c *hubClient, err error) {
 		c.send(wire.CloseFrame(ws.StatusGoingAway, "idle timeout"), false)
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		c.send(wire.CloseFrame(ws.StatusMessageTooBig, "message too large"), false)
+	case errors.Is(err, wire.ErrInvalidUTF8):
+		c.send(wire.CloseFrame(ws.StatusInvalidFramePayloadData, "text message is not UTF-8"), false)
 	case errors.Is(err, wire.ErrPeerClosed):
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 	default:

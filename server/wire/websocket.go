@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -15,6 +16,10 @@ var ErrFrameTooLarge = errors.New("wire: websocket message too large")
 
 // ErrPeerClosed is returned when the peer sent a close frame.
 var ErrPeerClosed = errors.New("wire: websocket closed by peer")
+
+// ErrInvalidUTF8 is a text message that is not UTF-8: RFC 6455 (8.1) has
+// the endpoint close the connection with 1007.
+var ErrInvalidUTF8 = errors.New("wire: websocket text message is not UTF-8")
 
 // appender lets gobwas/ws write a header straight into a byte slice.
 type appender struct{ b []byte }
@@ -116,6 +121,9 @@ func (fr *FrameReader) ReadMessage() (ws.OpCode, []byte, error) {
 		ws.Cipher(fr.buf[start:], h.Mask, 0)
 		fr.frameDone()
 		if h.Fin {
+			if op == ws.OpText && !utf8.Valid(fr.buf) {
+				return 0, nil, ErrInvalidUTF8
+			}
 			return op, fr.buf, nil
 		}
 	}
