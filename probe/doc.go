@@ -40,11 +40,13 @@
 // Flows. TCP ends after FIN both ways or an RST plus a short linger for the
 // last ACKs (Timeouts.Closed, 1 s); a SYN on a closing flow's tuple starts
 // a new flow. Idle timeouts by class: TCP, UDP, ICMP, DNS (UDP 53, 5353,
-// 5355), other. Expiry runs at most once per second of packet time from a
-// timing wheel; a flow that timed out is reported at its expiry time (its
-// last packet plus its timeout) even when packet time jumped past it. When
-// the table is full the flow closest to expiry is evicted (Counters.
-// FlowsEvicted). ICMP flows are keyed by the two addresses only.
+// 5355), other. Expiry runs at most once per second of packet time from
+// one LRU list per class (flow.go explains why that is O(1)); a flow that
+// timed out is reported at its expiry time (its last packet plus its
+// timeout) even when packet time jumped past it. When the table is full
+// the least recently seen flow is evicted, reported at the eviction's
+// time (Counters.FlowsEvicted). ICMP flows are keyed by the two addresses
+// only.
 //
 // Flow reports. server = destination of the first packet, client = its
 // source. ul (upload) is the LAN side's direction: the client's when the
@@ -74,7 +76,7 @@
 // Bounds: flows (MaxFlows), paths (MaxPaths: a path that would exceed it
 // is cut short and counted in PathsOverflow), hosts (MaxHosts: the least
 // recently seen is evicted), interned names (8192), the DNS address cache
-// (4096, direct-mapped), report slices reused. The flow pool holds no
-// pointers, so the garbage collector does not scan it.
+// (4096, direct-mapped), report slices reused. The flow pool, its slots and
+// the detail pool hold no pointers and live outside the Go heap (reserve).
 
 package probe
