@@ -378,9 +378,6 @@ func (t *flowTable) setClass(idx int32, c uint8, now int64) {
 	t.pushTail(idx)
 }
 
-// expiry is when flow f times out.
-func (t *flowTable) expiry(f *flow) int64 { return f.last + t.timeouts[f.class] }
-
 // expired calls end for every flow timed out at now, earliest expiry first,
 // with its expiry; end must remove the flow.
 func (t *flowTable) expired(now int64, end func(idx int32, at int64)) {
