@@ -186,7 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := server.New(server.Config{
 		Addr: addr, HTTPAddr: cfg.httpAddr, RawAddr: cfg.rawAddr,
-		Version: version, RtStat: rt, Store: st, UI: ui.Handler(cfg.uiDir), Log: log,
+		Version: version, RtStat: rt, Store: st, Writes: reports.Health, UI: ui.Handler(cfg.uiDir), Log: log,
 		Token: cfg.token, Guard: fails, TLS: tlsCfg, MaxConnsPerIP: cfg.maxConnsPerIP,
 	})
 	trafficAPI.Routes(srv.Router())

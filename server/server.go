@@ -31,6 +31,9 @@ type Config struct {
 	Version string
 	RtStat  *rtstat.Service
 	Store   *store.Store
+	// Writes, when set, says whether the box's data is being written (nil)
+	// or why not: /healthz answers 503 with the reason.
+	Writes func() error
 	UI      http.Handler // serves "/" and the assets under it
 	Log     *slog.Logger
 
@@ -333,6 +336,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 		defer cancel()
 		if err := s.cfg.Store.Ping(ctx); err != nil {
 			status, storeState, code = "degraded", err.Error(), http.StatusServiceUnavailable
+		}
+	}
+	if s.cfg.Writes != nil && storeState == "ok" {
+		if err := s.cfg.Writes(); err != nil {
+			status, storeState, code = "degraded", "writes failing: "+err.Error(), http.StatusServiceUnavailable
 		}
 	}
 	writeJSON(w, code, map[string]any{

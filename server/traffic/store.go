@@ -129,7 +129,8 @@ type Store struct {
 	lastSweep    time.Time
 	lastWearLog  string
 
-	stats counters
+	stats    counters
+	writeErr atomic.Pointer[error] // the latest batch's error; nil once one is written
 }
 
 type counters struct {
@@ -358,7 +359,7 @@ func (s *Store) offer(r probe.Row) {
 		return
 	}
 	s.pendMu.Lock()
-	if s.pending.len() >= s.cfg.MaxPending {
+	if s.waitingLocked() >= s.cfg.MaxPending {
 		s.pendMu.Unlock()
 		if s.stats.dropped.Add(1)%10000 == 1 {
 			s.log.Warn("traffic: reports dropped, the database does not keep up", "dropped", s.stats.dropped.Load())
@@ -383,7 +384,7 @@ func (s *Store) Ingest(ctx context.Context, rows []probe.Row) (int, error) {
 	defer stop()
 	for i, r := range rows {
 		s.pendMu.Lock()
-		for s.pending.len() >= s.cfg.MaxPending && ctx.Err() == nil {
+		for s.waitingLocked() >= s.cfg.MaxPending && ctx.Err() == nil {
 			s.room.Wait()
 		}
 		if err := ctx.Err(); err != nil {
@@ -504,6 +505,13 @@ func (s *Store) Run(ctx context.Context) {
 func (s *Store) pendingLen() int {
 	s.pendMu.Lock()
 	defer s.pendMu.Unlock()
+	return s.waitingLocked()
+}
+
+// waitingLocked is what MaxPending bounds: the pending reports and the
+// batch being written (or failing to be), so a disk that refuses writes
+// holds at most MaxPending reports in memory.
+func (s *Store) waitingLocked() int {
 	n := s.pending.len()
 	if s.inflight != nil {
 		n += s.inflight.len()
@@ -747,6 +755,7 @@ func (s *Store) flush(ctx context.Context) error {
 	s.pendMu.Lock()
 	s.inflight = nil
 	idle := s.pending.len() == 0
+	s.room.Broadcast() // the written batch no longer counts against MaxPending
 	s.pendMu.Unlock()
 	if idle {
 		s.keys.unreserve() // reservations of reports dropped while waiting
@@ -769,6 +778,7 @@ func (s *Store) flush(ctx context.Context) error {
 		s.log.Warn("traffic: reports left out, a key table is full", "reports", overBound, "err", errTooMany.Error())
 	}
 	s.stats.flushes.Add(1)
+	s.writeErr.Store(nil)
 	s.stats.lastFlushNS.Store(s.cfg.Now().UnixNano())
 	s.stats.lastFlushDur.Store(int64(time.Since(start)))
 	s.log.Debug("traffic: batch committed", "reports", n, "stored", s.stats.stored.Load(), "took", time.Since(start).String())
@@ -796,7 +806,18 @@ func (s *Store) flush(ctx context.Context) error {
 
 func (s *Store) failed(err error) error {
 	s.stats.failures.Add(1)
+	s.writeErr.Store(&err)
 	return err
+}
+
+// Health is nil while reports are being written, else the error of the
+// latest batch, which failed and has not been written since (a full disk,
+// a read-only file system): /healthz says so.
+func (s *Store) Health() error {
+	if p := s.writeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // logWear logs the day's database writes once per UTC day and hour, the
