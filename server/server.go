@@ -34,8 +34,8 @@ type Config struct {
 	// Writes, when set, says whether the box's data is being written (nil)
 	// or why not: /healthz answers 503 with the reason.
 	Writes func() error
-	UI      http.Handler // serves "/" and the assets under it
-	Log     *slog.Logger
+	UI     http.Handler // serves "/" and the assets under it
+	Log    *slog.Logger
 
 	// Token, when set, guards every route but /healthz and the login page
 	// (the Rt-Stat WebSocket keeps its own auth command).
