@@ -240,3 +240,43 @@ func TestTextFramesMustBeUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionsHoldNoSlot: 50 connections that never authorize
+// (idle raw sessions and idle Rt-Stat WebSockets) do not keep a client
+// with the token from starting: each newcomer takes the slot of the one
+// that waited longest. Before, 10 of them held every --max-clients slot.
+func TestIdleConnectionsHoldNoSlot(t *testing.T) {
+	const token = "slots-Free-9d2"
+	a := launch(t, []string{"--auth-token", token}, nil) // --max-clients 10
+	for i := range 50 {
+		if i%2 == 0 {
+			nc, err := from("127.0.0.41").Dial("tcp", a.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { nc.Close() })
+			continue
+		}
+		wsFrom(t, "127.0.0.41", "ws://"+a.addr+"/")
+	}
+	time.Sleep(500 * time.Millisecond) // the raw ones are greeted after 200 ms of silence
+	c := wsFrom(t, "127.0.0.42", "ws://"+a.addr+"/")
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	for _, m := range []string{"auth::" + token, "interval::1", "start::"} {
+		if err := wsutil.WriteClientText(c, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		msg, err := wsutil.ReadServerText(c)
+		if err != nil {
+			t.Fatalf("the client with the token: %v", err)
+		}
+		if strings.HasPrefix(string(msg), "Push::") {
+			return
+		}
+		if strings.HasPrefix(string(msg), "Error::") {
+			t.Fatalf("the client with the token got %s", msg)
+		}
+	}
+}

@@ -228,6 +228,7 @@ func Connections(rt RtStat, hub LiveHub, mon Monitor) Collector {
 		w.Counter("edgestat_rtstat_pushes_sent_total", "Rt-Stat pushes queued for clients.", st.Pushes)
 		w.Counter("edgestat_rtstat_pushes_dropped_total", "Rt-Stat pushes a client missed: its queue was full (it reads too slowly) or it was closing.", st.PushesDropped)
 		w.Counter("edgestat_rtstat_clients_refused_total", "Rt-Stat clients closed because of --max-clients.", st.Refused)
+		w.Counter("edgestat_rtstat_clients_displaced_total", "Rt-Stat clients that had not started and gave their slot to a newcomer when --max-clients was reached.", st.Displaced)
 		w.GaugeUint("edgestat_rtstat_intervals", "Distinct push intervals being collected now.", uint64(max(st.Intervals, 0)))
 		w.Counter("edgestat_rtstat_collections_total", "Rt-Stat collections since start, over every interval.", st.Collections)
 		w.Counter("edgestat_rtstat_plugin_errors_total", "Rt-Stat plugin failures since start (each gave an error value in its push).", st.PluginErrors)

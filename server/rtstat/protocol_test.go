@@ -380,6 +380,12 @@ func TestMaxClients(t *testing.T) {
 	expect(t, a, "Welcome::Rt-Stat compatible edgestat v9.9.9")
 	b := dialWS(t, env.wsURL)
 	expect(t, b, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+	// Started clients own their slots.
+	for _, c := range []client{a, b} {
+		c.send(t, "interval::1")
+		c.send(t, "start::")
+		expectPush(t, c, 10*time.Second)
+	}
 
 	r := dialRaw(t, env.rawAddr)
 	expect(t, r, "Error::Too many clients")
@@ -398,6 +404,62 @@ func TestMaxClients(t *testing.T) {
 	waitFor(t, func() bool { return env.svc.Clients() == 1 })
 	c := dialRaw(t, env.rawAddr)
 	expect(t, c, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+}
+
+// TestIdleClientsGiveWay: clients that never start (idle, or sending a
+// byte at a time) hold every slot; a newcomer takes the slot of the one
+// that waited longest, which is told "Too many clients", and starts.
+// Before, they kept every real client out for as long as they liked.
+func TestIdleClientsGiveWay(t *testing.T) {
+	env := startService(t, Config{MaxClients: 3, Token: "tok"}, nil)
+	var idle []client
+	for i := range 6 {
+		var c client
+		if i%2 == 0 {
+			c = dialRaw(t, env.rawAddr)
+		} else {
+			c = dialWS(t, env.wsURL)
+		}
+		expect(t, c, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+		idle = append(idle, c)
+	}
+	if n := env.svc.Clients(); n != 3 {
+		t.Fatalf("%d clients counted, max 3", n)
+	}
+	// The first three gave way to the last three.
+	expect(t, idle[0], "Error::Too many clients")
+	// One of the idle ones sends a byte at a time: busy, still not started.
+	trickler := idle[4].(*rawClient)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if _, err := trickler.c.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	r := dialRaw(t, env.rawAddr)
+	expect(t, r, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+	r.send(t, "auth::tok")
+	r.send(t, "interval::1")
+	r.send(t, "start::")
+	expectPush(t, r, 10*time.Second)
+	// Started, it is never the one to give way.
+	for range 5 {
+		c := dialRaw(t, env.rawAddr)
+		expect(t, c, "Welcome::Rt-Stat compatible edgestat v9.9.9")
+	}
+	expectPush(t, r, 10*time.Second)
+	expect(t, trickler, "Error::Too many clients")
+	if env.svc.Clients() != 3 {
+		t.Errorf("%d clients counted, max 3", env.svc.Clients())
+	}
 }
 
 func TestLineTooLong(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"edgestat/server/guard"
 	"edgestat/server/wire"
 )
@@ -42,15 +44,18 @@ type Service struct {
 	guard     *guard.Limiter
 	now       func() time.Time
 
-	clients  atomic.Int64
-	refused  atomic.Uint64
-	raw, ws  atomic.Int64  // clients by transport, for /metrics
-	pushed   atomic.Uint64 // pushes queued for a client
-	dropped  atomic.Uint64 // pushes not queued: the client's queue was full, or it was closing
-	mu       sync.Mutex
-	sessions map[*conn]struct{}
-	closing  bool
-	wg       sync.WaitGroup
+	clients atomic.Int64
+	refused atomic.Uint64
+	// evictions counts clients that had not started and gave their slot
+	// to a newcomer when the service was full.
+	evictions atomic.Uint64
+	raw, ws   atomic.Int64  // clients by transport, for /metrics
+	pushed    atomic.Uint64 // pushes queued for a client
+	dropped   atomic.Uint64 // pushes not queued: the client's queue was full, or it was closing
+	mu        sync.Mutex
+	sessions  map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
 }
 
 // Limits of one client.
@@ -105,6 +110,7 @@ func (svc *Service) Refused() uint64 { return svc.refused.Load() }
 type Stats struct {
 	Raw, WebSocket int    // clients connected now
 	Refused        uint64 // clients closed because of --max-clients
+	Displaced      uint64 // clients that had not started and gave their slot to a newcomer
 	Pushes         uint64 // pushes queued for a client
 	PushesDropped  uint64 // pushes a client missed: its queue was full (it reads too slowly) or it was closing
 	Intervals      int    // distinct intervals being collected
@@ -116,7 +122,7 @@ type Stats struct {
 // the hub's lock.
 func (svc *Service) Stats() Stats {
 	return Stats{
-		Raw: int(svc.raw.Load()), WebSocket: int(svc.ws.Load()), Refused: svc.refused.Load(),
+		Raw: int(svc.raw.Load()), WebSocket: int(svc.ws.Load()), Refused: svc.refused.Load(), Displaced: svc.evictions.Load(),
 		Pushes: svc.pushed.Load(), PushesDropped: svc.dropped.Load(),
 		Intervals: svc.hub.Groups(), Collections: svc.hub.Ticks(), PluginErrors: svc.hub.CollectErrors(),
 	}
@@ -129,6 +135,10 @@ type conn struct {
 	out  *wire.Outbox
 	ws   bool
 	sess session
+
+	admitted time.Time   // when it took its slot
+	pushing  atomic.Bool // started: its slot is its own until it leaves
+	evicted  bool        // its slot was given to a newcomer (under svc.mu)
 }
 
 func (c *conn) send(command string, args ...string) {
@@ -171,10 +181,11 @@ func (svc *Service) admit(c *conn) bool {
 	if svc.closing {
 		return false
 	}
-	if svc.max > 0 && len(svc.sessions) >= svc.max {
+	if svc.max > 0 && len(svc.sessions) >= svc.max && !svc.evictIdleLocked() {
 		svc.refused.Add(1)
 		return false
 	}
+	c.admitted = time.Now()
 	svc.sessions[c] = struct{}{}
 	svc.clients.Store(int64(len(svc.sessions)))
 	svc.transport(c).Add(1)
@@ -182,12 +193,50 @@ func (svc *Service) admit(c *conn) bool {
 	return true
 }
 
-func (svc *Service) leave(c *conn) {
-	c.sess.stop()
-	svc.mu.Lock()
+// evictIdleLocked gives the slot of the client that has waited longest
+// without starting (so, with a token, without authorizing) to a newcomer:
+// a slot held by a client that does nothing, idle or sending a byte at a
+// time, lasts only until someone else needs it. Real clients start right
+// after the Welcome, and a started one is never displaced. It reports
+// whether a slot was freed.
+func (svc *Service) evictIdleLocked() bool {
+	var victim *conn
+	for c := range svc.sessions {
+		if !c.pushing.Load() && (victim == nil || c.admitted.Before(victim.admitted)) {
+			victim = c
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	svc.dropLocked(victim)
+	victim.evicted = true
+	svc.evictions.Add(1)
+	victim.sendNow("Error", ErrTextTooManyClients)
+	if victim.ws {
+		victim.out.SendLast(wire.CloseFrame(ws.StatusCode(1013), ErrTextTooManyClients))
+	}
+	// Closing the connection ends its reader, which then leaves.
+	go func() {
+		victim.out.Flush(time.Second)
+		victim.c.Close()
+	}()
+	return true
+}
+
+// dropLocked takes c out of the counted sessions.
+func (svc *Service) dropLocked(c *conn) {
 	delete(svc.sessions, c)
 	svc.clients.Store(int64(len(svc.sessions)))
 	svc.transport(c).Add(-1)
+}
+
+func (svc *Service) leave(c *conn) {
+	c.sess.stop()
+	svc.mu.Lock()
+	if !c.evicted {
+		svc.dropLocked(c)
+	}
 	svc.mu.Unlock()
 	svc.wg.Done()
 }
@@ -246,3 +295,5 @@ func (svc *Service) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+func (c *conn) setPushing(on bool) { c.pushing.Store(on) }

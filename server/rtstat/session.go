@@ -40,6 +40,8 @@ type transport interface {
 	// send queues one message; push frames are droppable, replies are not.
 	send(command string, args ...string)
 	sendFrame(f *Frame)
+	// setPushing marks the client started (its slot is then its own).
+	setPushing(bool)
 }
 
 // session is the protocol state of one client, apart from its transport so
@@ -90,6 +92,7 @@ func (s *session) handle(line []byte) (quit bool) {
 				return false
 			}
 			s.started = true
+			s.t.setPushing(true)
 		}
 	case "stop":
 		if !s.started {
@@ -152,6 +155,7 @@ func (s *session) stop() {
 	if s.started {
 		s.svc.hub.Unsubscribe(s.interval, s)
 		s.started = false
+		s.t.setPushing(false)
 	}
 }
 
