@@ -208,13 +208,24 @@ func (sv *Service) reports(w http.ResponseWriter, r *http.Request, _ httprouter.
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	n, err := sv.store.Ingest(ctx, good)
+	// "stored" is durable: the answer waits for the commit that holds
+	// these reports (concurrent POSTs share it), unless ?wait=0.
+	wait := r.URL.Query().Get("wait") != "0"
+	var waitErr error
+	if err == nil && n > 0 && wait {
+		waitErr = sv.store.WaitWritten(ctx, sv.store.Accepted())
+	}
 	type answer struct {
 		Stored   int         `json:"stored"`
+		Accepted int         `json:"accepted"`
 		Rejected int         `json:"rejected"`
 		Errors   []LineError `json:"errors"`
 		Message  string      `json:"message,omitempty"`
 	}
-	a := answer{Stored: n, Rejected: bad, Errors: errs}
+	a := answer{Stored: n, Accepted: n, Rejected: bad, Errors: errs}
+	if !wait || waitErr != nil {
+		a.Stored = 0
+	}
 	if a.Errors == nil {
 		a.Errors = []LineError{}
 	}
@@ -223,8 +234,15 @@ func (sv *Service) reports(w http.ResponseWriter, r *http.Request, _ httprouter.
 	case err != nil:
 		// The database did not keep up: what was taken is kept, the rest
 		// is the client's to send again.
+		a.Stored = 0
 		status = http.StatusServiceUnavailable
 		a.Message = "the store is busy: " + strconv.Itoa(len(good)-n) + " good reports were not taken; send them again"
+	case waitErr != nil:
+		status = http.StatusServiceUnavailable
+		a.Message = "the reports were accepted but are not written yet (the database is failing or slow, see /healthz): they are written when it can; they are lost only if the box stops before"
+	case !wait && n > 0:
+		status = http.StatusAccepted
+		a.Message = "accepted, not yet written: the next batch writes them (--flush-interval at most)"
 	case n == 0 && bad > 0:
 		status = http.StatusBadRequest
 		a.Message = "no report could be read"

@@ -96,6 +96,11 @@ func TestParseReportsForms(t *testing.T) {
 func newAPI(t *testing.T, cfg Config) (*Store, string) {
 	t.Helper()
 	_, s := openStores(t, t.TempDir(), cfg)
+	// The writer runs, as in the program: a POST's answer waits for its commit.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	hub := NewHub(HubConfig{})
 	s.cfg.Publisher = hub
 	r := httprouter.New()
@@ -405,5 +410,30 @@ func TestWriterLeavesOutOverBound(t *testing.T) {
 	}
 	if c := s.Counters(); c.Stored != maxSources || c.Invalid != 10 || c.Failures != 0 {
 		t.Fatalf("stored %d, invalid %d, failures %d", c.Stored, c.Invalid, c.Failures)
+	}
+}
+
+// POST waits for its commit and says "stored"; with ?wait=0 it answers
+// 202 "accepted" at once, and the reports are written with the next batch.
+func TestPostStoredIsWritten(t *testing.T) {
+	s, u := newAPI(t, Config{FlushInterval: time.Hour})
+	now := time.Now().UnixMilli()
+	line := func(i int) string { return fmt.Sprintf("[99,5,\"eth0\",%d,178,\"99.178\",1,1,100,50,1]\n", now-int64(i)) }
+	code, m := post(t, u, line(1)+line(2))
+	if code != 200 || m["stored"].(float64) != 2 || s.Counters().Stored != 2 {
+		t.Fatalf("POST: %d %v, %d written", code, m, s.Counters().Stored)
+	}
+	resp, err := http.Post(u+"/traffic/reports?wait=0", "text/plain", strings.NewReader(line(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a map[string]any
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || a["stored"].(float64) != 0 || a["accepted"].(float64) != 1 {
+		t.Fatalf("POST ?wait=0: %d %v", resp.StatusCode, a)
+	}
+	if n := s.Counters().Stored; n != 2 {
+		t.Errorf("%d written right after ?wait=0, want 2: it waits for the next batch", n)
 	}
 }

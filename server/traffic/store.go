@@ -107,6 +107,7 @@ type Store struct {
 	log  *slog.Logger
 	keys *keys
 
+	flushMu  sync.Mutex // one batch at a time: the writer, Flush (tests) and shutdown
 	pendMu   sync.Mutex
 	pending  batch
 	inflight *batch // being written; still visible to queries
@@ -131,6 +132,14 @@ type Store struct {
 
 	stats    counters
 	writeErr atomic.Pointer[error] // the latest batch's error; nil once one is written
+
+	// Durability for POST /traffic/reports: reports are numbered as
+	// accepted (stats.accepted); the batch being written holds those up
+	// to inflightUpTo; committed is the last number known written.
+	inflightUpTo uint64 // under pendMu
+	committed    atomic.Uint64
+	syncWanted   atomic.Bool   // a waiter wants the next batch written now
+	commitSignal chan struct{} // closed and replaced at each commit (under pendMu)
 }
 
 type counters struct {
@@ -373,6 +382,41 @@ func (s *Store) offer(r probe.Row) {
 	}
 }
 
+// Accepted is the number of reports taken so far; WaitWritten(ctx,
+// Accepted()) after an Ingest waits until those reports are committed.
+func (s *Store) Accepted() uint64 { return s.stats.accepted.Load() }
+
+// WaitWritten returns once every report up to number upTo (see Accepted)
+// is committed to the database, asking the writer to write now rather
+// than at its interval; or with ctx's error. Concurrent waiters share
+// one commit.
+func (s *Store) WaitWritten(ctx context.Context, upTo uint64) error {
+	for {
+		if s.committed.Load() >= upTo {
+			return nil
+		}
+		s.pendMu.Lock()
+		if s.commitSignal == nil {
+			s.commitSignal = make(chan struct{})
+		}
+		ch := s.commitSignal
+		s.pendMu.Unlock()
+		if s.committed.Load() >= upTo {
+			return nil
+		}
+		s.syncWanted.Store(true)
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Ingest takes checked reports (see Check), waiting while too many wait;
 // it returns how many it took before ctx ended.
 func (s *Store) Ingest(ctx context.Context, rows []probe.Row) (int, error) {
@@ -475,7 +519,7 @@ func (s *Store) Run(ctx context.Context) {
 		}
 		deadline := time.NewTimer(s.cfg.FlushInterval)
 	wait:
-		for s.pendingLen() < s.cfg.FlushRows && s.pendingLen() > 0 && retry == 0 {
+		for s.pendingLen() < s.cfg.FlushRows && s.pendingLen() > 0 && retry == 0 && !s.syncWanted.Load() {
 			select {
 			case <-ctx.Done():
 				deadline.Stop()
@@ -550,11 +594,15 @@ type blobKey struct {
 // late reports into written buckets, and (when due) retention. The open
 // buckets change only once the commit succeeded.
 func (s *Store) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.pendMu.Lock()
 	if s.inflight == nil {
 		b := s.pending
 		s.inflight = &b
 		s.pending = batch{}
+		s.inflightUpTo = s.stats.accepted.Load()
+		s.syncWanted.Store(false)
 	}
 	b := s.inflight
 	s.room.Broadcast()
@@ -754,6 +802,11 @@ func (s *Store) flush(ctx context.Context) error {
 	}
 	s.pendMu.Lock()
 	s.inflight = nil
+	s.committed.Store(s.inflightUpTo)
+	if s.commitSignal != nil {
+		close(s.commitSignal)
+		s.commitSignal = nil
+	}
 	idle := s.pending.len() == 0
 	s.room.Broadcast() // the written batch no longer counts against MaxPending
 	s.pendMu.Unlock()
