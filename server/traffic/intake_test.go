@@ -418,7 +418,9 @@ func TestWriterLeavesOutOverBound(t *testing.T) {
 func TestPostStoredIsWritten(t *testing.T) {
 	s, u := newAPI(t, Config{FlushInterval: time.Hour})
 	now := time.Now().UnixMilli()
-	line := func(i int) string { return fmt.Sprintf("[99,5,\"eth0\",%d,178,\"99.178\",1,1,100,50,1]\n", now-int64(i)) }
+	line := func(i int) string {
+		return fmt.Sprintf("[99,5,\"eth0\",%d,178,\"99.178\",1,1,100,50,1]\n", now-int64(i))
+	}
 	code, m := post(t, u, line(1)+line(2))
 	if code != 200 || m["stored"].(float64) != 2 || s.Counters().Stored != 2 {
 		t.Fatalf("POST: %d %v, %d written", code, m, s.Counters().Stored)
