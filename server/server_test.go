@@ -142,8 +142,10 @@ func TestOnePort(t *testing.T) {
 	if got := readLine(t, br, c); got != "Welcome::Rt-Stat compatible edgestat v1.2.3" {
 		t.Fatalf("welcome = %q", got)
 	}
-	if d := time.Since(start); d > 300*time.Millisecond {
-		t.Fatalf("welcome after %v, want under 300ms", d)
+	// About 200 ms (the wait for HTTP); 2 s tells it from the 12 s wait of
+	// an address that spoke HTTP lately, on a loaded machine too.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("welcome after %v, want about 200 ms", d)
 	}
 	c.Write([]byte("version\r\n"))
 	if got := readLine(t, br, c); got != "Version::1.2.3" {
@@ -247,7 +249,8 @@ func TestSplitAddresses(t *testing.T) {
 	if got := readLine(t, bufio.NewReader(c), c); !strings.HasPrefix(got, "Welcome::") {
 		t.Fatalf("raw address said %q", got)
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
+	// No 200 ms wait for HTTP there.
+	if d := time.Since(start); d > 180*time.Millisecond {
 		t.Fatalf("raw-only address waited %v before the welcome", d)
 	}
 }

@@ -297,9 +297,11 @@ func TestOriginalClientSequence(t *testing.T) {
 	c.send(t, "interval::1.5")
 	start := time.Now()
 	c.send(t, "start::")
-	p := expectPush(t, c, 3*time.Second)
-	if d := time.Since(start); d < 1400*time.Millisecond || d > 2500*time.Millisecond {
-		t.Errorf("first push after %v, want about 1.5s", d)
+	p := expectPush(t, c, 15*time.Second)
+	// Not before the interval; after it, as soon as a loaded machine
+	// gets to it (2.86 s was seen under two CPU hogs).
+	if d := time.Since(start); d < 1400*time.Millisecond || d > 10*time.Second {
+		t.Errorf("first push after %v, want the 1.5 s interval (and not 10 s)", d)
 	}
 	if string(p["counter"]) == "" {
 		t.Fatalf("push %v lacks the plugin", p)
@@ -319,8 +321,8 @@ func TestTelnet(t *testing.T) {
 	c := dialRaw(t, env.rawAddr)
 	start := time.Now()
 	expect(t, c, "Welcome::Rt-Stat compatible edgestat v9.9.9")
-	if d := time.Since(start); d > 300*time.Millisecond {
-		t.Errorf("welcome after %v", d)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("welcome after %v, want at once", d)
 	}
 	write := func(s string) {
 		if _, err := c.c.Write([]byte(s)); err != nil {

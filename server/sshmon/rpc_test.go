@@ -26,7 +26,16 @@ type monitorEnv struct {
 
 func newMonitorEnv(t *testing.T) *monitorEnv {
 	t.Helper()
-	pool := NewPool(PoolConfig{KnownHosts: newKnownHosts(t), DialTimeout: time.Second, HandshakeTimeout: time.Second})
+	// The in-process servers answer at once: short timeouts keep the
+	// fault tests quick.
+	return newMonitorEnvWith(t, PoolConfig{DialTimeout: time.Second, HandshakeTimeout: time.Second})
+}
+
+// newMonitorEnvWith is newMonitorEnv with the pool's timeouts of pc.
+func newMonitorEnvWith(t *testing.T, pc PoolConfig) *monitorEnv {
+	t.Helper()
+	pc.KnownHosts = newKnownHosts(t)
+	pool := NewPool(pc)
 	m := NewMonitor(MonitorConfig{Interval: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Pool: pool})
 	rpc := NewRPC(m, RPCConfig{})
 	srv := httptest.NewServer(rpc)

@@ -553,7 +553,11 @@ func TestRealOpenSSH(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	d := startOpenSSHD(t)
 	sshKey := d.user + "@127.0.0.1:" + strconv.Itoa(d.port)
-	e := newMonitorEnv(t)
+	// The product's timeouts (5 s dial, 10 s handshake): a real sshd
+	// checking a password on a busy machine takes longer than the 1 s of
+	// the in-process servers' tests (a wrong password came back as a
+	// handshake timeout under load).
+	e := newMonitorEnvWith(t, PoolConfig{})
 	all := []string{EventMemory, EventUptime, EventLoadavg, EventCPUInfo, EventCPUPerf, EventNetDev, EventNetStat, EventDisk, EventProcess}
 
 	// 1. The password.

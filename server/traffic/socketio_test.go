@@ -216,13 +216,16 @@ func (e *hubEnv) httpGet(path string) (hubHTTPAnswer, error) {
 }
 
 func TestSocketIOKeepAlive(t *testing.T) {
-	e := startHub(t, HubConfig{PingInterval: 25 * time.Millisecond, PingTimeout: 250 * time.Millisecond}, hubOptions{})
+	// A ping every 25 ms; a client is closed 2 s after one it did not
+	// answer. The answering client must never come near that, even on a
+	// loaded machine (250 ms failed 1 run in 10).
+	e := startHub(t, HubConfig{PingInterval: 25 * time.Millisecond, PingTimeout: 2 * time.Second}, hubOptions{})
 	good := hubDial(t, e.ws+sioPath)
-	sioOpen(t, good, 25, 250, 64<<10)
+	sioOpen(t, good, 25, 2000, 64<<10)
 	sioJoin(t, good, "40")
 	silent := hubDial(t, e.ws+sioPath)
 	silent.pongs = false
-	sioOpen(t, silent, 25, 250, 64<<10)
+	sioOpen(t, silent, 25, 2000, 64<<10)
 	sioJoin(t, silent, "40")
 	msgs := good.pump(t)
 
