@@ -53,19 +53,8 @@ func TestFullDisk(t *testing.T) {
 		return resp.StatusCode, h
 	}
 	pending := func() int {
-		t.Helper()
-		resp, err := http.Get(base + "/traffic/status")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var st struct {
-			Store struct{ Pending int } `json:"store"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Store.Pending
+		_, n := getStatus(t, base)
+		return n
 	}
 	if code, h := healthz(); code != http.StatusOK {
 		t.Fatalf("/healthz before: %d %+v", code, h)
