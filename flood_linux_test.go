@@ -33,13 +33,7 @@ func floodSeconds(t *testing.T) int {
 // interfaces; they are deleted in t.Cleanup.
 func netnsPair(t *testing.T) (nsA, ifA, nsB, ifB string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		msg := "the live flood test needs root (network namespaces, packet capture)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
+	needRoot(t, "network namespaces and packet capture")
 	ip := needTool(t, "ip", "iproute2")
 	id := fmt.Sprintf("%d", os.Getpid()%100000)
 	nsA, nsB, ifA, ifB = "edgestat-fa-"+id, "edgestat-fb-"+id, "efa"+id, "efb"+id

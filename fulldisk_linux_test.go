@@ -19,13 +19,7 @@ import (
 // 4 × --flush-rows (the batch failing to be written included), and both
 // must come back once there is room again.
 func TestFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		msg := "the full-disk test mounts a tmpfs: it needs root"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
+	needRoot(t, "it mounts a tmpfs")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "edgestat-test", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)

@@ -34,8 +34,8 @@ func clientFrom(ip string) *http.Client {
 	}
 }
 
-// wsFrom upgrades to a WebSocket from ip and reads the Welcome when
-// welcome is set.
+// wsFrom upgrades to a WebSocket from ip; frames the server sent with its
+// 101 (a Welcome) are read through the returned conn.
 func wsFrom(t *testing.T, ip, u string) net.Conn {
 	t.Helper()
 	d := ws.Dialer{NetDial: from(ip).DialContext, Timeout: 5 * time.Second}

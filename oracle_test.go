@@ -110,6 +110,20 @@ func needTool(t *testing.T, name, pkg string) string {
 	return ""
 }
 
+// needRoot skips the test loudly when not root outside CI and fails it in
+// CI, where .ci/run runs as root.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	msg := "this test needs root: " + why
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip("SKIPPED: " + msg)
+}
+
 // tsharkFiltered counts the frames, and their bytes, that a display filter
 // keeps.
 func tsharkFiltered(t *testing.T, tshark, file, filter string) phsCount {

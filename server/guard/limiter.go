@@ -115,7 +115,7 @@ func (l *Limiter) Blocked(a netip.Addr, now time.Time) time.Duration {
 	return 0
 }
 
-// Len is the number of sources counted now (for tests and /metrics).
+// Len is the number of sources counted now.
 func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

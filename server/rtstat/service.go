@@ -42,7 +42,6 @@ type Service struct {
 	wsIdle    time.Duration
 	log       *slog.Logger
 	guard     *guard.Limiter
-	now       func() time.Time
 
 	clients atomic.Int64
 	refused atomic.Uint64
@@ -92,7 +91,6 @@ func NewService(hub *Hub, cfg Config) *Service {
 		wsIdle:    cfg.IdleTimeout,
 		log:       cfg.Log,
 		guard:     cfg.Guard,
-		now:       time.Now,
 		sessions:  make(map[*conn]struct{}),
 	}
 }

@@ -170,7 +170,7 @@ func (s *session) auth(token string) {
 		s.error(ErrTextAuthFailed)
 		return
 	}
-	now := s.svc.now()
+	now := time.Now()
 	if s.svc.guard.Blocked(s.remote, now) > 0 {
 		s.authorized = false
 		s.error(ErrTextAuthFailed)

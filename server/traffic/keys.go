@@ -307,14 +307,20 @@ func (k *keys) cacheFlow(fk flowKey, id uint32) {
 
 // knownFlow reports whether the writer saw flow key fk recently.
 func (k *keys) knownFlow(fk flowKey) bool {
-	h := fk.hash()
+	_, ok := k.cachedFlow(fk.hash())
+	return ok
+}
+
+// cachedFlow is the id of the flow key with hash h, when the writer saw it
+// recently.
+func (k *keys) cachedFlow(h uint64) (uint32, bool) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	_, ok := k.flows[h]
+	id, ok := k.flows[h]
 	if !ok {
-		_, ok = k.oldFlows[h]
+		id, ok = k.oldFlows[h]
 	}
-	return ok
+	return id, ok
 }
 
 // flow returns the id of a flow key the writer saw recently, or stores the
@@ -322,16 +328,10 @@ func (k *keys) knownFlow(fk flowKey) bool {
 // written at random on every new key.
 func (k *keys) flow(ctx context.Context, tx *sql.Tx, fk flowKey, created int64) (uint32, error) {
 	h := fk.hash()
-	k.mu.RLock()
-	id, ok := k.flows[h]
-	if !ok {
-		id, ok = k.oldFlows[h]
-	}
-	k.mu.RUnlock()
-	if ok {
+	if id, ok := k.cachedFlow(h); ok {
 		return id, nil
 	}
-	id = k.nextFlow
+	id := k.nextFlow
 	if _, err := tx.ExecContext(ctx, `INSERT INTO traffic_flowkeys(id, `+flowKeyColumns+`, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, fk.format, fk.ipVersion, addrText(fk.server), addrText(fk.client), fk.serverPort, fk.transport, fk.appFamily,
